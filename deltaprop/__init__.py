@@ -1,0 +1,78 @@
+"""deltaprop: neural networks trained by backpropagation, with every delta on show.
+
+The engine is `Tensor` plus the ops in `deltaprop.ops`; `deltaprop.nn`,
+`deltaprop.optim` and `deltaprop.fit` build networks and train them, and
+`deltaprop.inspect` shows the work.
+"""
+
+from deltaprop.creation import (
+    arange,
+    eye,
+    full,
+    ones,
+    ones_like,
+    rand,
+    randn,
+    tensor,
+    zeros,
+    zeros_like,
+)
+from deltaprop.errors import (
+    DeltapropError,
+    GradcheckError,
+    GraphError,
+    NonFiniteError,
+    ShapeError,
+)
+from deltaprop.gradcheck import gradcheck
+from deltaprop.ops import (
+    abs,
+    clip,
+    concatenate,
+    elu,
+    exp,
+    expand_dims,
+    flatten,
+    gelu,
+    leaky_relu,
+    log,
+    log_softmax,
+    logsumexp,
+    matmul,
+    max,
+    maximum,
+    mean,
+    min,
+    minimum,
+    mish,
+    pad,
+    relu,
+    reshape,
+    sigmoid,
+    silu,
+    softmax,
+    softplus,
+    sqrt,
+    squeeze,
+    stack,
+    sum,
+    swapaxes,
+    swish,
+    tanh,
+    transpose,
+    var,
+    where,
+)
+from deltaprop.random import generator, get_rng_state, manual_seed, set_rng_state
+from deltaprop.tensor import (
+    Tensor,
+    detect_anomaly,
+    enable_grad,
+    is_grad_enabled,
+    no_grad,
+)
+
+float32 = "float32"
+float64 = "float64"
+
+__version__ = "0.1.0"

@@ -1,0 +1,88 @@
+"""Matrix products: ``matmul`` with NumPy's semantics, and the fused ``linear`` of a dense layer."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from deltaprop.errors import ShapeError
+from deltaprop.ops.broadcast import unbroadcast
+from deltaprop.tensor import Tensor, as_tensor, make_result
+
+
+def matmul(a, b) -> Tensor:
+    """``a @ b`` for 1-D, 2-D and batched operands (NumPy rules, broadcast batch axes)."""
+    if isinstance(a, Tensor):
+        b = as_tensor(b, like=a)
+    else:
+        b = as_tensor(b)
+        a = as_tensor(a, like=b)
+    if a.ndim == 0 or b.ndim == 0:
+        raise ShapeError(f"matmul: operands must be at least 1-D, got shapes {a.shape} and {b.shape}")
+    inner_a = a.shape[-1]
+    inner_b = b.shape[-2] if b.ndim > 1 else b.shape[0]
+    if inner_a != inner_b:
+        raise ShapeError(
+            f"matmul: shapes {a.shape} @ {b.shape} do not fit: the last axis of the left operand "
+            f"({inner_a}) must equal the {'first' if b.ndim == 1 else 'second-to-last'} axis of "
+            f"the right one ({inner_b}); transpose one of them or check the layer sizes"
+        )
+    return make_result(a.data @ b.data, (a, b), _matmul_backward, (a.data, b.data), "matmul")
+
+
+def _matmul_backward(g, saved, parents):
+    a, b = saved
+    # Promote 1-D operands to matrices so one rule serves every case:
+    # dA = dC @ B^T, dB = A^T @ dC, then sum out broadcast batch axes.
+    a2 = a[None, :] if a.ndim == 1 else a
+    b2 = b[:, None] if b.ndim == 1 else b
+    g2 = g
+    if a.ndim == 1:
+        g2 = np.expand_dims(g2, -2)
+    if b.ndim == 1:
+        g2 = np.expand_dims(g2, -1)
+    ga = gb = None
+    if parents[0] is not None:
+        ga = g2 @ np.swapaxes(b2, -1, -2)
+        ga = unbroadcast(ga, a2.shape).reshape(a.shape)
+    if parents[1] is not None:
+        gb = np.swapaxes(a2, -1, -2) @ g2
+        gb = unbroadcast(gb, b2.shape).reshape(b.shape)
+    return ga, gb
+
+
+def linear(x, weight, bias=None) -> Tensor:
+    """``x @ weight.T + bias``: a dense layer as one op (weight has shape (out, in)).
+
+    One node instead of three keeps the per-layer Python cost constant, and
+    its backward is the textbook one: dC/dW = delta^T x, dC/db = sum of delta,
+    dC/dx = delta W.
+    """
+    x = as_tensor(x)
+    weight = as_tensor(weight)
+    if x.shape[-1] != weight.shape[1]:
+        raise ShapeError(
+            f"linear: input has {x.shape[-1]} features (shape {x.shape}) but the weight expects "
+            f"{weight.shape[1]} (weight shape {weight.shape}, i.e. out={weight.shape[0]}, "
+            f"in={weight.shape[1]}); give the layer in_features={x.shape[-1]} or fix the data"
+        )
+    xd = x.data
+    if xd.dtype != weight.data.dtype and xd.dtype.kind != "f":
+        xd = xd.astype(weight.data.dtype)
+    out = xd @ weight.data.T
+    if bias is None:
+        return make_result(out, (x, weight), _linear_backward, (xd, weight.data), "linear")
+    out += bias.data
+    return make_result(out, (x, weight, bias), _linear_backward, (xd, weight.data), "linear")
+
+
+def _linear_backward(g, saved, parents):
+    x, weight = saved
+    gx = None if parents[0] is None else g @ weight
+    if x.ndim == 2:
+        gw = None if parents[1] is None else g.T @ x
+        gb = g.sum(axis=0) if len(parents) == 3 and parents[2] is not None else None
+    else:  # any leading batch axes: fold them into one
+        g2 = g.reshape(-1, g.shape[-1])
+        gw = None if parents[1] is None else g2.T @ x.reshape(-1, x.shape[-1])
+        gb = g2.sum(axis=0) if len(parents) == 3 and parents[2] is not None else None
+    return gx, gw, gb

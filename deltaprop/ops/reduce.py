@@ -1,0 +1,123 @@
+"""Reductions: sum, mean, max, min, var, logsumexp, each with its backward beside it."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from deltaprop.tensor import Tensor, as_tensor, make_result
+
+
+def _axes(axis, ndim: int) -> tuple[int, ...]:
+    if axis is None:
+        return tuple(range(ndim))
+    if isinstance(axis, int):
+        axis = (axis,)
+    return tuple(sorted(ax % ndim if ndim else 0 for ax in axis))
+
+
+def _regrow(g, shape, axes, keepdims):
+    """Put back the reduced axes (as size 1) so g broadcasts against the input."""
+    if not keepdims and axes:
+        g = np.expand_dims(g, axes)
+    return g
+
+
+# ----------------------------------------------------------------- sum
+def sum(a, axis=None, keepdims=False) -> Tensor:  # noqa: A001
+    a = as_tensor(a)
+    axes = _axes(axis, a.ndim)
+    out = a.data.sum(axis=axes or None, keepdims=keepdims) if axes else a.data.copy()
+    return make_result(
+        a.xp.asarray(out), (a,), _sum_backward, (a.shape, axes, keepdims), "sum"
+    )
+
+
+def _sum_backward(g, saved, parents):
+    shape, axes, keepdims = saved
+    return (np.broadcast_to(_regrow(g, shape, axes, keepdims), shape),)
+
+
+# ----------------------------------------------------------------- mean
+def mean(a, axis=None, keepdims=False) -> Tensor:
+    a = as_tensor(a)
+    axes = _axes(axis, a.ndim)
+    count = 1
+    for ax in axes:
+        count *= a.shape[ax]
+    out = a.data.mean(axis=axes, keepdims=keepdims) if axes else a.data.copy()
+    return make_result(
+        a.xp.asarray(out), (a,), _mean_backward, (a.shape, axes, keepdims, count), "mean"
+    )
+
+
+def _mean_backward(g, saved, parents):
+    shape, axes, keepdims, count = saved
+    g = _regrow(g, shape, axes, keepdims) / count
+    return (np.broadcast_to(g, shape),)
+
+
+# ----------------------------------------------------------------- max / min
+def max(a, axis=None, keepdims=False) -> Tensor:  # noqa: A001
+    return _extreme(a, axis, keepdims, "max")
+
+
+def min(a, axis=None, keepdims=False) -> Tensor:  # noqa: A001
+    return _extreme(a, axis, keepdims, "min")
+
+
+def _extreme(a, axis, keepdims, op):
+    a = as_tensor(a)
+    axes = _axes(axis, a.ndim)
+    kept = a.data.max(axis=axes, keepdims=True) if op == "max" else a.data.min(
+        axis=axes, keepdims=True
+    )
+    out = kept if keepdims else kept.reshape([n for i, n in enumerate(kept.shape) if i not in axes])
+    return make_result(out, (a,), _extreme_backward, (a.data, kept, axes, keepdims), op)
+
+
+def _extreme_backward(g, saved, parents):
+    a, kept, axes, keepdims = saved
+    hit = a == kept
+    # ties share the gradient equally (it is a subgradient either way)
+    share = hit / hit.sum(axis=axes, keepdims=True)
+    return (_regrow(g, a.shape, axes, keepdims) * share,)
+
+
+# ----------------------------------------------------------------- var
+def var(a, axis=None, keepdims=False, ddof=0) -> Tensor:
+    a = as_tensor(a)
+    axes = _axes(axis, a.ndim)
+    count = 1
+    for ax in axes:
+        count *= a.shape[ax]
+    centered = a.data - a.data.mean(axis=axes, keepdims=True)
+    out = (centered * centered).sum(axis=axes, keepdims=keepdims) / (count - ddof)
+    return make_result(
+        a.xp.asarray(out), (a,), _var_backward, (centered, axes, keepdims, count - ddof), "var"
+    )
+
+
+def _var_backward(g, saved, parents):
+    centered, axes, keepdims, denominator = saved
+    # d/dx_i of sum_j (x_j - mean)^2 / n' = 2 (x_i - mean) / n' (the mean's own term sums to 0)
+    return (_regrow(g, centered.shape, axes, keepdims) * (2.0 / denominator) * centered,)
+
+
+# ----------------------------------------------------------------- logsumexp
+def logsumexp(a, axis=None, keepdims=False) -> Tensor:
+    """log(sum(exp(a))) computed stably by factoring out the max."""
+    a = as_tensor(a)
+    axes = _axes(axis, a.ndim)
+    peak = a.data.max(axis=axes, keepdims=True)
+    peak = np.where(np.isfinite(peak), peak, 0)
+    shifted = np.exp(a.data - peak)
+    total = shifted.sum(axis=axes, keepdims=True)
+    kept = np.log(total) + peak
+    out = kept if keepdims else kept.reshape([n for i, n in enumerate(kept.shape) if i not in axes])
+    softmax = shifted / total
+    return make_result(out, (a,), _logsumexp_backward, (softmax, axes, keepdims), "logsumexp")
+
+
+def _logsumexp_backward(g, saved, parents):
+    softmax, axes, keepdims = saved
+    return (_regrow(g, softmax.shape, axes, keepdims) * softmax,)

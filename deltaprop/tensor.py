@@ -1,0 +1,565 @@
+"""`Tensor` and reverse-mode automatic differentiation (backpropagation).
+
+Every op (in ``deltaprop/ops/``) computes its forward value and, when some
+input needs a gradient, records on the output tensor three things: its
+parents, a plain module-level function giving the vector-Jacobian product,
+and the arrays that function needs (``saved``). Nothing is a closure, so the
+graph holds no reference cycles and is freed by reference counting alone.
+
+`Tensor.backward` walks that graph once in reverse topological order. Each
+node's incoming gradient is complete before its backward runs, so every
+intermediate derivative is computed exactly once: backpropagation is dynamic
+programming over the chain rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+
+from deltaprop import backend
+from deltaprop.errors import GraphError, NonFiniteError
+
+# --------------------------------------------------------------------------- state
+
+_grad_enabled = True
+_anomaly_mode = False
+
+DEFAULT_DTYPE = np.float32
+
+
+def is_grad_enabled() -> bool:
+    """Whether ops record the graph right now (False inside `no_grad`)."""
+    return _grad_enabled
+
+
+@contextmanager
+def no_grad() -> Iterator[None]:
+    """Run ops without recording anything (evaluation, optimizer updates)."""
+    global _grad_enabled
+    previous, _grad_enabled = _grad_enabled, False
+    try:
+        yield
+    finally:
+        _grad_enabled = previous
+
+
+@contextmanager
+def enable_grad() -> Iterator[None]:
+    """Record the graph again inside a `no_grad` block."""
+    global _grad_enabled
+    previous, _grad_enabled = _grad_enabled, True
+    try:
+        yield
+    finally:
+        _grad_enabled = previous
+
+
+@contextmanager
+def detect_anomaly() -> Iterator[None]:
+    """Check every op's output and every backward gradient for NaN/Inf.
+
+    Slower, but the `NonFiniteError` it raises names the first op that
+    produced a non-finite value, in the forward or in the backward pass.
+    """
+    global _anomaly_mode
+    previous, _anomaly_mode = _anomaly_mode, True
+    try:
+        yield
+    finally:
+        _anomaly_mode = previous
+
+
+def is_anomaly_enabled() -> bool:
+    return _anomaly_mode
+
+
+# --------------------------------------------------------------------------- Tensor
+
+BackwardFn = Callable[[Any, tuple, tuple], tuple]
+
+
+class Tensor:
+    """An array plus what backpropagation needs: ``grad``, ``requires_grad`` and the op that made it.
+
+    ``data`` is the NumPy (or CuPy) array; ``grad`` is an array of the same
+    shape, filled by `backward` and accumulated across calls until cleared.
+    """
+
+    __slots__ = (
+        "data",
+        "grad",
+        "requires_grad",
+        "_parents",
+        "_backward",
+        "_saved",
+        "_op",
+        "_retains_grad",
+        "name",
+        "__weakref__",
+    )
+    __array_priority__ = 1000  # so ndarray <op> Tensor defers to Tensor's reflected op
+
+    def __init__(self, data: Any, dtype: Any = None, requires_grad: bool = False) -> None:
+        array = _as_array(data, dtype)
+        if requires_grad and array.dtype.kind != "f":
+            raise TypeError(
+                f"requires_grad=True needs a floating-point tensor, got dtype {array.dtype}; "
+                "pass dtype=float32 or float64"
+            )
+        self.data = array
+        self.grad = None
+        self.requires_grad = bool(requires_grad)
+        self._parents = ()
+        self._backward = None
+        self._saved = None
+        self._op = None
+        self._retains_grad = False
+        self.name = None
+
+    # ------------------------------------------------------------------ facts
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors made by the user, not by an op that recorded a backward."""
+        return self._backward is None
+
+    @property
+    def xp(self):
+        """The array namespace (numpy or cupy) holding ``data``."""
+        return backend.array_module(self.data)
+
+    @property
+    def grad_fn(self) -> str | None:
+        """Name of the op that produced this tensor (None for leaves)."""
+        return self._op
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __repr__(self) -> str:
+        body = np.array2string(
+            backend.to_numpy(self.data), precision=4, separator=", ", prefix="tensor("
+        )
+        extra = ""
+        if self.dtype != DEFAULT_DTYPE:
+            extra += f", dtype={self.dtype}"
+        if self._op is not None:
+            extra += f", grad_fn={self._op}"
+        elif self.requires_grad:
+            extra += ", requires_grad=True"
+        return f"tensor({body}{extra})"
+
+    # ------------------------------------------------------------------ conversions
+    def numpy(self) -> np.ndarray:
+        """The values as a NumPy array (shares memory on the CPU)."""
+        return backend.to_numpy(self.data)
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        array = backend.to_numpy(self.data)
+        return array if dtype is None else array.astype(dtype, copy=False)
+
+    def item(self) -> float:
+        """The single value of a one-element tensor as a Python number."""
+        if self.data.size != 1:
+            raise ValueError(f"item(): tensor has {self.data.size} elements, expected exactly 1")
+        return self.data.item()
+
+    def tolist(self) -> Any:
+        return self.data.tolist()
+
+    def detach(self) -> Tensor:
+        """The same values, cut off from the graph (shares the array)."""
+        return Tensor._wrap(self.data)
+
+    def astype(self, dtype: Any) -> Tensor:
+        from deltaprop.ops.arithmetic import astype
+
+        return astype(self, dtype)
+
+    def float(self) -> Tensor:
+        return self.astype(np.float32)
+
+    def double(self) -> Tensor:
+        return self.astype(np.float64)
+
+    def to(self, device: str) -> Tensor:
+        """Move to ``'cpu'`` or ``'cuda'`` (a leaf stays a leaf, keeping requires_grad)."""
+        xp = np if device == "cpu" else backend._cupy()
+        moved = Tensor._wrap(backend.to_module(self.data, xp))
+        moved.requires_grad = self.requires_grad and self.is_leaf
+        return moved
+
+    def requires_grad_(self, flag: bool = True) -> Tensor:
+        if not self.is_leaf:
+            raise GraphError("requires_grad_ can only change leaf tensors; use .detach() first")
+        self.requires_grad = flag
+        return self
+
+    def retain_grad(self) -> Tensor:
+        """Keep ``.grad`` on this intermediate tensor after backward (leaves always keep it)."""
+        self._retains_grad = True
+        return self
+
+    def zero_grad(self) -> None:
+        self.grad = None
+
+    # ------------------------------------------------------------------ making tensors
+    @staticmethod
+    def _wrap(data: Any) -> Tensor:
+        """A constant tensor around an existing array, skipping conversion (fast path)."""
+        out = Tensor.__new__(Tensor)
+        out.data = data
+        out.grad = None
+        out.requires_grad = False
+        out._parents = ()
+        out._backward = None
+        out._saved = None
+        out._op = None
+        out._retains_grad = False
+        out.name = None
+        return out
+
+    # ------------------------------------------------------------------ backpropagation
+    def backward(self, grad: Any = None, retain_graph: bool = False) -> None:
+        """Backpropagate from this tensor: fill ``.grad`` of every leaf that needs one.
+
+        ``grad`` is dC/d(this tensor); it may be omitted for a one-element
+        tensor (a loss), where it is 1. The saved arrays of the graph are freed
+        as soon as they have been used unless ``retain_graph=True``.
+        """
+        if not self.requires_grad:
+            raise GraphError(
+                "backward(): this tensor does not require grad; it was computed from inputs "
+                "with requires_grad=False or inside no_grad()"
+            )
+        if grad is None:
+            if self.data.size != 1:
+                raise GraphError(
+                    f"backward(): output has shape {self.shape}, so the gradient is not implied; "
+                    "reduce it to a scalar (e.g. .sum() or .mean()) or pass grad= of that shape"
+                )
+            seed = self.xp.ones_like(self.data)
+        else:
+            seed = grad.data if isinstance(grad, Tensor) else self.xp.asarray(grad)
+            if seed.shape != self.shape:
+                raise GraphError(
+                    f"backward(): grad has shape {seed.shape} but the tensor has shape {self.shape}"
+                )
+            seed = seed.astype(self.dtype, copy=False)
+
+        pending: dict[int, Any] = {id(self): seed}
+        check = _anomaly_mode
+        for node in _reverse_topological(self):
+            g = pending.pop(id(node), None)
+            if g is None:
+                continue
+            backward_fn = node._backward
+            if backward_fn is None or node._retains_grad:
+                _accumulate_into(node, g)
+                if backward_fn is None:
+                    continue
+            saved = node._saved
+            if saved is None:
+                raise GraphError(
+                    f"backward(): the graph through '{node._op}' was already freed by an earlier "
+                    "backward(); pass retain_graph=True to the first backward() to call it twice"
+                )
+            parents = node._parents
+            parent_grads = backward_fn(g, saved, parents)
+            if not retain_graph:
+                node._saved = None
+            for parent, pg in zip(parents, parent_grads, strict=False):
+                if parent is None or pg is None:
+                    continue
+                if check:
+                    _check_finite(pg, f"backward of '{node._op}'", parent.shape)
+                key = id(parent)
+                previous = pending.get(key)
+                pending[key] = pg if previous is None else previous + pg
+
+    # ------------------------------------------------------------------ operators
+    # Each operator forwards to the op in deltaprop/ops, where its derivative lives.
+    def __add__(self, other):
+        return _ops().add(self, other)
+
+    def __radd__(self, other):
+        return _ops().add(other, self)
+
+    def __sub__(self, other):
+        return _ops().sub(self, other)
+
+    def __rsub__(self, other):
+        return _ops().sub(other, self)
+
+    def __mul__(self, other):
+        return _ops().mul(self, other)
+
+    def __rmul__(self, other):
+        return _ops().mul(other, self)
+
+    def __truediv__(self, other):
+        return _ops().div(self, other)
+
+    def __rtruediv__(self, other):
+        return _ops().div(other, self)
+
+    def __pow__(self, other):
+        return _ops().pow(self, other)
+
+    def __rpow__(self, other):
+        return _ops().pow(other, self)
+
+    def __matmul__(self, other):
+        return _ops().matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return _ops().matmul(other, self)
+
+    def __neg__(self):
+        return _ops().neg(self)
+
+    def __abs__(self):
+        return _ops().abs(self)
+
+    def __getitem__(self, index):
+        return _ops().getitem(self, index)
+
+    # comparisons give plain boolean tensors: they have no derivative
+    def __lt__(self, other):
+        return Tensor._wrap(self.data < _raw(other))
+
+    def __le__(self, other):
+        return Tensor._wrap(self.data <= _raw(other))
+
+    def __gt__(self, other):
+        return Tensor._wrap(self.data > _raw(other))
+
+    def __ge__(self, other):
+        return Tensor._wrap(self.data >= _raw(other))
+
+    def eq(self, other) -> Tensor:
+        """Elementwise ==, as a boolean tensor (``==`` itself stays identity, for hashing)."""
+        return Tensor._wrap(self.data == _raw(other))
+
+    def ne(self, other) -> Tensor:
+        return Tensor._wrap(self.data != _raw(other))
+
+    __hash__ = object.__hash__
+
+    def __bool__(self) -> bool:
+        return bool(self.data)
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    # ------------------------------------------------------------------ methods
+    def sum(self, axis=None, keepdims=False):
+        return _ops().sum(self, axis, keepdims)
+
+    def mean(self, axis=None, keepdims=False):
+        return _ops().mean(self, axis, keepdims)
+
+    def max(self, axis=None, keepdims=False):
+        return _ops().max(self, axis, keepdims)
+
+    def min(self, axis=None, keepdims=False):
+        return _ops().min(self, axis, keepdims)
+
+    def var(self, axis=None, keepdims=False, ddof=0):
+        return _ops().var(self, axis, keepdims, ddof)
+
+    def exp(self):
+        return _ops().exp(self)
+
+    def log(self):
+        return _ops().log(self)
+
+    def sqrt(self):
+        return _ops().sqrt(self)
+
+    def abs(self):
+        return _ops().abs(self)
+
+    def clip(self, min=None, max=None):  # noqa: A002 - NumPy's names
+        return _ops().clip(self, min, max)
+
+    def reshape(self, *shape):
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        return _ops().reshape(self, shape)
+
+    def view(self, *shape):
+        return self.reshape(*shape)
+
+    def transpose(self, *axes):
+        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+            axes = tuple(axes[0])
+        return _ops().transpose(self, axes or None)
+
+    @property
+    def T(self):
+        return _ops().transpose(self, None)
+
+    def swapaxes(self, axis1, axis2):
+        return _ops().swapaxes(self, axis1, axis2)
+
+    def expand_dims(self, axis):
+        return _ops().expand_dims(self, axis)
+
+    def unsqueeze(self, axis):
+        return _ops().expand_dims(self, axis)
+
+    def squeeze(self, axis=None):
+        return _ops().squeeze(self, axis)
+
+    def flatten(self, start_dim=0):
+        return _ops().flatten(self, start_dim)
+
+    def sigmoid(self):
+        return _ops().sigmoid(self)
+
+    def tanh(self):
+        return _ops().tanh(self)
+
+    def relu(self):
+        return _ops().relu(self)
+
+    def softmax(self, axis=-1):
+        return _ops().softmax(self, axis)
+
+    def log_softmax(self, axis=-1):
+        return _ops().log_softmax(self, axis)
+
+    def argmax(self, axis=None):
+        return Tensor._wrap(self.data.argmax(axis=axis))
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _ops():
+    from deltaprop import ops
+
+    return ops
+
+
+def _raw(x: Any) -> Any:
+    return x.data if isinstance(x, Tensor) else x
+
+
+def _as_array(data: Any, dtype: Any) -> Any:
+    """Turn user data into an array: Python floats become float32, float64 arrays stay float64."""
+    if isinstance(data, Tensor):
+        data = data.data
+    xp = backend.array_module(data)
+    if dtype is not None:
+        return xp.asarray(data, dtype=dtype)
+    if isinstance(data, (np.ndarray, np.generic)) or type(data).__module__.startswith("cupy"):
+        array = xp.asarray(data)
+        if array.dtype.kind == "f" and array.dtype.itemsize < 4:
+            array = array.astype(DEFAULT_DTYPE)
+        return array
+    array = np.asarray(data)
+    if array.dtype.kind == "f":  # Python floats: float32 like PyTorch
+        array = array.astype(DEFAULT_DTYPE)
+    module = backend.default_module()
+    return array if module is np else module.asarray(array)
+
+
+def _accumulate_into(node: Tensor, g: Any) -> None:
+    """Add g to node.grad. The first gradient is copied, as g may be shared with another input."""
+    if node.grad is None:
+        node.grad = g.astype(node.data.dtype, copy=True)
+    else:
+        node.grad += g
+
+
+def _check_finite(array: Any, where: str, shape: tuple) -> None:
+    xp = backend.array_module(array)
+    if not bool(xp.isfinite(array).all()):
+        bad = "NaN" if bool(xp.isnan(array).any()) else "Inf"
+        raise NonFiniteError(
+            f"{bad} appeared in the {where} (shape {tuple(shape)}); lower the learning rate, "
+            "clip gradients, or scale the inputs",
+            where=where,
+        )
+
+
+def _reverse_topological(root: Tensor) -> list[Tensor]:
+    """Nodes reachable from ``root``, each after every node that uses it (iterative DFS)."""
+    order: list[Tensor] = []
+    visited: set[int] = set()
+    stack: list[tuple[Tensor, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if children_done:
+            order.append(node)
+            continue
+        key = id(node)
+        if key in visited:
+            continue
+        visited.add(key)
+        stack.append((node, True))
+        for parent in node._parents:
+            if parent is not None and id(parent) not in visited:
+                stack.append((parent, False))
+    order.reverse()
+    return order
+
+
+def make_result(data: Any, parents: tuple, backward: BackwardFn, saved: tuple, op: str) -> Tensor:
+    """Wrap an op's output and, if any input needs a gradient, record how to backpropagate.
+
+    ``parents`` are the op's tensor inputs; the recorded tuple keeps None in
+    place of inputs that need no gradient, so the backward can skip them.
+    """
+    out = Tensor._wrap(data)
+    if not _grad_enabled:
+        return out
+    needs = False
+    for p in parents:
+        if p.requires_grad:
+            needs = True
+            break
+    if _anomaly_mode:
+        _check_finite(data, f"forward of '{op}'", data.shape)
+    if not needs:
+        return out
+    out.requires_grad = True
+    out._parents = tuple(p if p.requires_grad else None for p in parents)
+    out._backward = backward
+    out._saved = saved
+    out._op = op
+    return out
+
+
+def as_tensor(x: Any, like: Tensor | None = None) -> Tensor:
+    """Wrap a non-Tensor operand; arrays and scalars take the float dtype of ``like``."""
+    if isinstance(x, Tensor):
+        return x
+    if like is not None and like.data.dtype.kind == "f":
+        xp = backend.array_module(like.data)
+        return Tensor._wrap(xp.asarray(x, dtype=like.data.dtype))
+    return Tensor(x)
