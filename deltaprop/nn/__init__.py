@@ -1,0 +1,44 @@
+"""Layers, activations and losses with PyTorch's names (``import deltaprop.nn as nn``)."""
+
+from deltaprop.nn import functional, init
+from deltaprop.nn.activation import (
+    ACTIVATIONS,
+    ELU,
+    GELU,
+    LeakyReLU,
+    LogSoftmax,
+    Mish,
+    ReLU,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Softplus,
+    Swish,
+    Tanh,
+    activation,
+)
+from deltaprop.nn.containers import ModuleList, Sequential
+from deltaprop.nn.layers import Dropout, Flatten, Identity
+from deltaprop.nn.linear import Linear
+from deltaprop.nn.loss import (
+    LOSSES,
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    HuberLoss,
+    L1Loss,
+    MSELoss,
+    NLLLoss,
+    SquaredErrorLoss,
+    loss_by_name,
+)
+from deltaprop.nn.module import Module
+from deltaprop.nn.parameter import Parameter
+
+__all__ = [
+    "ACTIVATIONS", "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "Dropout", "ELU",
+    "Flatten", "GELU", "HuberLoss", "Identity", "L1Loss", "LOSSES", "LeakyReLU", "Linear",
+    "LogSoftmax", "MSELoss", "Mish", "Module", "ModuleList", "NLLLoss", "Parameter", "ReLU",
+    "Sequential", "SiLU", "Sigmoid", "Softmax", "Softplus", "SquaredErrorLoss", "Swish", "Tanh",
+    "activation", "functional", "init", "loss_by_name",
+]

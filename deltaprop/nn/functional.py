@@ -1,0 +1,60 @@
+"""The functional forms of the layers and losses (``deltaprop.nn.functional as F``)."""
+
+from __future__ import annotations
+
+from deltaprop import backend, ops
+from deltaprop.ops.activations import (
+    elu,
+    gelu,
+    leaky_relu,
+    log_softmax,
+    mish,
+    relu,
+    sigmoid,
+    silu,
+    softmax,
+    softplus,
+    swish,
+    tanh,
+)
+from deltaprop.ops.linalg import linear
+from deltaprop.ops.losses import (
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    huber_loss,
+    l1_loss,
+    mse_loss,
+    nll_loss,
+    squared_error_loss,
+)
+from deltaprop.random import generator
+from deltaprop.tensor import Tensor, as_tensor
+
+__all__ = [
+    "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "dropout",
+    "elu", "gelu", "huber_loss", "l1_loss", "leaky_relu", "linear", "log_softmax", "mish",
+    "mse_loss", "nll_loss", "one_hot", "relu", "sigmoid", "silu", "softmax", "softplus",
+    "squared_error_loss", "swish", "tanh",
+]
+
+
+def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
+    """Inverted dropout: the mask comes from the package generator, so runs repeat."""
+    x = as_tensor(x)
+    if not training or p == 0.0:
+        return x
+    keep = generator().random(x.shape) >= p
+    mask = backend.to_module((keep / (1.0 - p)).astype(x.dtype), x.xp)
+    return ops.mul(x, mask)
+
+
+def one_hot(labels, num_classes: int | None = None) -> Tensor:
+    """Integer labels (N,) -> float32 one-hot rows (N, num_classes)."""
+    import numpy as np
+
+    values = np.asarray(labels.data if isinstance(labels, Tensor) else labels).astype(int)
+    classes = int(values.max()) + 1 if num_classes is None else num_classes
+    out = np.zeros((values.size, classes), dtype=np.float32)
+    out[np.arange(values.size), values.reshape(-1)] = 1.0
+    return Tensor(out)

@@ -1,0 +1,50 @@
+"""`Linear`: the dense layer z = W a + b, with W of shape (out, in) (rows are output nodes)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from deltaprop import ops
+from deltaprop.nn import init
+from deltaprop.nn.module import Module
+from deltaprop.nn.parameter import Parameter
+from deltaprop.tensor import Tensor
+
+
+class Linear(Module):
+    """Fully connected layer: ``y = x @ W.T + b`` for a batch x of shape (N, in_features).
+
+    Initialised like PyTorch: W and b uniform in +-1/sqrt(in_features), which
+    suits most activations; call `deltaprop.nn.init` functions to change it.
+    """
+
+    def __init__(
+        self, in_features: int, out_features: int, bias: bool = True, dtype=np.float32
+    ) -> None:
+        super().__init__()
+        if in_features <= 0 or out_features <= 0:
+            raise ValueError(
+                f"Linear: sizes must be positive, got in_features={in_features}, "
+                f"out_features={out_features}"
+            )
+        self.in_features = in_features
+        self.out_features = out_features
+        bound = 1.0 / math.sqrt(in_features)
+        self.weight = Parameter(np.empty((out_features, in_features), dtype=dtype))
+        init.uniform_(self.weight, -bound, bound)
+        if bias:
+            self.bias = Parameter(np.empty(out_features, dtype=dtype))
+            init.uniform_(self.bias, -bound, bound)
+        else:
+            self.register_parameter("bias", None)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return ops.linear(x, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, "
+            f"bias={self.bias is not None}"
+        )

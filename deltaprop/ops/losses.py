@@ -1,0 +1,307 @@
+"""Loss functions as single fused ops, each with its gradient beside it.
+
+Fusing matters twice: softmax followed by cross-entropy has the famously
+simple gradient ``softmax(z) - y`` (no division by tiny probabilities), and a
+whole loss costs one graph node instead of five.
+
+``reduction`` is ``'mean'`` (average over every element, or over examples for
+the class losses, as PyTorch does), ``'sum'`` or ``'none'`` (one loss per
+element / example).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from deltaprop.errors import ShapeError
+from deltaprop.ops.activations import _sigmoid
+from deltaprop.tensor import Tensor, as_tensor, make_result
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _reduce(per, reduction: str, op: str):
+    if reduction == "mean":
+        return per.mean(), per.size
+    if reduction == "sum":
+        return per.sum(), 1
+    if reduction == "none":
+        return per, None
+    raise ValueError(f"{op}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+
+
+def _spread(g, count):
+    """dC/d(per-element loss): the incoming g, spread over the elements a reduction combined."""
+    return g if count is None else g / count
+
+
+def _same_shape(prediction: Tensor, target: Tensor, op: str) -> None:
+    if prediction.shape != target.shape:
+        raise ShapeError(
+            f"{op}: prediction has shape {prediction.shape} but target has shape {target.shape}; "
+            "they must match (reshape the target, e.g. y.reshape(-1, 1) for one output)"
+        )
+
+
+# ----------------------------------------------------------------- regression
+def mse_loss(prediction, target, reduction: str = "mean") -> Tensor:
+    """(prediction - target)^2, averaged over every element by default."""
+    prediction = as_tensor(prediction)
+    target = as_tensor(target, like=prediction)
+    _same_shape(prediction, target, "mse_loss")
+    diff = prediction.data - target.data
+    out, count = _reduce(diff * diff, reduction, "mse_loss")
+    return make_result(
+        prediction.xp.asarray(out), (prediction, target), _mse_backward, (diff, count), "mse_loss"
+    )
+
+
+def _mse_backward(g, saved, parents):
+    diff, count = saved
+    d = 2 * diff * _spread(g, count)
+    return d, (None if parents[1] is None else -d)
+
+
+def squared_error_loss(prediction, target, reduction: str = "mean") -> Tensor:
+    """The textbook E = 1/2 ||target - prediction||^2 per example, averaged over examples.
+
+    Differs from `mse_loss` by the 1/2 (which makes dE/dprediction = prediction - target)
+    and by summing, not averaging, over a network's several outputs.
+    """
+    prediction = as_tensor(prediction)
+    target = as_tensor(target, like=prediction)
+    _same_shape(prediction, target, "squared_error_loss")
+    diff = prediction.data - target.data
+    per = 0.5 * diff * diff
+    if per.ndim > 1:
+        per = per.reshape(per.shape[0], -1).sum(axis=1)
+    out, count = _reduce(per, reduction, "squared_error_loss")
+    return make_result(
+        prediction.xp.asarray(out),
+        (prediction, target),
+        _squared_error_backward,
+        (diff, count),
+        "squared_error_loss",
+    )
+
+
+def _squared_error_backward(g, saved, parents):
+    diff, count = saved
+    g = _spread(g, count)
+    if diff.ndim > 1 and np.ndim(g) == 1:
+        g = g.reshape((-1,) + (1,) * (diff.ndim - 1))
+    d = diff * g
+    return d, (None if parents[1] is None else -d)
+
+
+def l1_loss(prediction, target, reduction: str = "mean") -> Tensor:
+    prediction = as_tensor(prediction)
+    target = as_tensor(target, like=prediction)
+    _same_shape(prediction, target, "l1_loss")
+    diff = prediction.data - target.data
+    out, count = _reduce(np.abs(diff), reduction, "l1_loss")
+    return make_result(
+        prediction.xp.asarray(out), (prediction, target), _l1_backward, (diff, count), "l1_loss"
+    )
+
+
+def _l1_backward(g, saved, parents):
+    diff, count = saved
+    d = np.sign(diff) * _spread(g, count)
+    return d, (None if parents[1] is None else -d)
+
+
+def huber_loss(prediction, target, reduction: str = "mean", delta: float = 1.0) -> Tensor:
+    """Quadratic within ``delta`` of the target, linear beyond (PyTorch's HuberLoss)."""
+    prediction = as_tensor(prediction)
+    target = as_tensor(target, like=prediction)
+    _same_shape(prediction, target, "huber_loss")
+    diff = prediction.data - target.data
+    size = np.abs(diff)
+    per = np.where(size <= delta, 0.5 * diff * diff, delta * (size - 0.5 * delta))
+    out, count = _reduce(per, reduction, "huber_loss")
+    return make_result(
+        prediction.xp.asarray(out),
+        (prediction, target),
+        _huber_backward,
+        (diff, delta, count),
+        "huber_loss",
+    )
+
+
+def _huber_backward(g, saved, parents):
+    diff, delta, count = saved
+    d = np.clip(diff, -delta, delta) * _spread(g, count)
+    return d, (None if parents[1] is None else -d)
+
+
+# ----------------------------------------------------------------- classification
+def _check_logits(logits: Tensor, target: Tensor, op: str) -> bool:
+    """Validate shapes; True when the target holds class indices, False for probabilities."""
+    if logits.ndim != 2:
+        raise ShapeError(
+            f"{op}: expected scores of shape (batch, classes), got {logits.shape}; "
+            "flatten extra axes first"
+        )
+    if target.dtype.kind in "iub":
+        if target.shape != (logits.shape[0],):
+            raise ShapeError(
+                f"{op}: integer class labels must have shape ({logits.shape[0]},), got "
+                f"{target.shape}"
+            )
+        classes = logits.shape[1]
+        if target.size and (int(target.data.min()) < 0 or int(target.data.max()) >= classes):
+            raise ValueError(
+                f"{op}: labels must lie in 0..{classes - 1} for {classes} classes, got values "
+                f"from {int(target.data.min())} to {int(target.data.max())}; give the last "
+                "layer one output per class"
+            )
+        return True
+    if target.shape != logits.shape:
+        raise ShapeError(
+            f"{op}: class-probability targets must match the scores' shape {logits.shape}, "
+            f"got {target.shape} (or pass integer labels of shape ({logits.shape[0]},))"
+        )
+    return False
+
+
+def cross_entropy(
+    logits, target, reduction: str = "mean", label_smoothing: float = 0.0
+) -> Tensor:
+    """Softmax + cross-entropy in one stable op, from raw scores (logits).
+
+    ``target`` is integer class labels of shape (N,) or class probabilities
+    of shape (N, C). The gradient with respect to the logits is
+    ``softmax(logits) - target_distribution``, divided by N for 'mean'.
+    """
+    logits = as_tensor(logits)
+    target = as_tensor(target)
+    labels = _check_logits(logits, target, "cross_entropy")
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
+    z = logits.data
+    shifted = z - z.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    total = exp.sum(axis=1, keepdims=True)
+    log_probs = shifted - np.log(total)
+    n, classes = z.shape
+    if labels:
+        rows = np.arange(n)
+        per = -log_probs[rows, target.data]
+        if label_smoothing:
+            per = (1 - label_smoothing) * per - label_smoothing * log_probs.mean(axis=1)
+        distribution = (target.data, label_smoothing)
+    else:
+        distribution = target.data.astype(z.dtype, copy=False)
+        if label_smoothing:
+            distribution = (1 - label_smoothing) * distribution + label_smoothing / classes
+        per = -(distribution * log_probs).sum(axis=1)
+    out, count = _reduce(per, reduction, "cross_entropy")
+    probs = exp / total
+    return make_result(
+        logits.xp.asarray(out, dtype=z.dtype),
+        (logits,),
+        _cross_entropy_backward,
+        (probs, distribution, count),
+        "cross_entropy",
+    )
+
+
+def _cross_entropy_backward(g, saved, parents):
+    probs, distribution, count = saved
+    grad = probs.copy()
+    if isinstance(distribution, tuple):  # integer labels, maybe smoothed
+        labels, smoothing = distribution
+        grad[np.arange(len(labels)), labels] -= 1 - smoothing
+        if smoothing:
+            grad -= smoothing / probs.shape[1]
+    else:
+        grad -= distribution
+    g = _spread(g, count)
+    grad *= g if np.ndim(g) == 0 else g[:, None]
+    return (grad,)
+
+
+def nll_loss(log_probs, target, reduction: str = "mean") -> Tensor:
+    """Negative log-likelihood of integer labels given log-probabilities (after log_softmax)."""
+    log_probs = as_tensor(log_probs)
+    target = as_tensor(target)
+    if target.dtype.kind not in "iu":
+        raise TypeError(f"nll_loss: target must hold integer class labels, got {target.dtype}")
+    _check_logits(log_probs, target, "nll_loss")
+    rows = np.arange(log_probs.shape[0])
+    per = -log_probs.data[rows, target.data]
+    out, count = _reduce(per, reduction, "nll_loss")
+    return make_result(
+        log_probs.xp.asarray(out),
+        (log_probs,),
+        _nll_backward,
+        (target.data, log_probs.shape, log_probs.dtype, count),
+        "nll_loss",
+    )
+
+
+def _nll_backward(g, saved, parents):
+    labels, shape, dtype, count = saved
+    grad = np.zeros(shape, dtype=dtype)
+    grad[np.arange(shape[0]), labels] = -_spread(g, count)
+    return (grad,)
+
+
+def binary_cross_entropy(probability, target, reduction: str = "mean") -> Tensor:
+    """-(y log p + (1-y) log(1-p)) from probabilities; logs clamped at -100 like PyTorch."""
+    probability = as_tensor(probability)
+    target = as_tensor(target, like=probability)
+    _same_shape(probability, target, "binary_cross_entropy")
+    p, y = probability.data, target.data
+    if p.size and (p.min() < 0 or p.max() > 1):
+        raise ValueError(
+            "binary_cross_entropy: inputs must be probabilities in [0, 1]; apply sigmoid first, "
+            "or use binary_cross_entropy_with_logits on raw scores (more stable)"
+        )
+    log_p = np.maximum(np.log(p), -100)
+    log_q = np.maximum(np.log1p(-p), -100)
+    per = -(y * log_p + (1 - y) * log_q)
+    out, count = _reduce(per, reduction, "binary_cross_entropy")
+    return make_result(
+        probability.xp.asarray(out),
+        (probability, target),
+        _bce_backward,
+        (p, y, log_p, log_q, count),
+        "binary_cross_entropy",
+    )
+
+
+def _bce_backward(g, saved, parents):
+    p, y, log_p, log_q, count = saved
+    g = _spread(g, count)
+    eps = 1e-12
+    dp = g * ((1 - y) / np.maximum(1 - p, eps) - y / np.maximum(p, eps))
+    dy = None if parents[1] is None else g * (log_q - log_p)
+    return dp, dy
+
+
+def binary_cross_entropy_with_logits(logits, target, reduction: str = "mean") -> Tensor:
+    """Sigmoid + binary cross-entropy in one stable op: gradient ``sigmoid(z) - y``."""
+    logits = as_tensor(logits)
+    target = as_tensor(target, like=logits)
+    _same_shape(logits, target, "binary_cross_entropy_with_logits")
+    z, y = logits.data, target.data
+    # log(1 + e^z) - y z, with log(1 + e^z) = max(z, 0) + log1p(e^-|z|)
+    per = np.maximum(z, 0) - y * z + np.log1p(np.exp(-np.abs(z)))
+    out, count = _reduce(per, reduction, "binary_cross_entropy_with_logits")
+    return make_result(
+        logits.xp.asarray(out),
+        (logits, target),
+        _bce_logits_backward,
+        (z, y, count),
+        "binary_cross_entropy_with_logits",
+    )
+
+
+def _bce_logits_backward(g, saved, parents):
+    z, y, count = saved
+    g = _spread(g, count)
+    dz = g * (_sigmoid(z) - y)
+    dy = None if parents[1] is None else -g * z
+    return dz, dy
