@@ -35,7 +35,10 @@ def gradcheck(
     output = fn(*tensors)
     if not isinstance(output, Tensor):
         raise TypeError(f"gradcheck: fn must return a Tensor, got {type(output).__name__}")
-    projection = np.random.default_rng(seed).standard_normal(output.shape)
+    if output.size == 1:  # a scalar: check its own gradient, so errors show true derivatives
+        projection = np.ones(output.shape)
+    else:
+        projection = np.random.default_rng(seed).standard_normal(output.shape)
 
     def scalar(out: Tensor) -> float:
         return float((np.asarray(out.data, dtype=np.float64) * projection).sum())
@@ -60,9 +63,9 @@ def gradcheck(
                 numeric = (plus - minus) / (2 * eps)
                 backprop = analytic.reshape(-1)[i]
                 if not abs(backprop - numeric) <= atol + rtol * abs(numeric):
-                    index = np.unravel_index(i, t.shape) if t.shape else ()
+                    index = tuple(int(k) for k in np.unravel_index(i, t.shape)) if t.shape else ()
                     raise GradcheckError(
-                        f"gradcheck: input {position} (shape {t.shape}), element {tuple(index)}: "
+                        f"gradcheck: input {position} (shape {t.shape}), element {index}: "
                         f"backprop gives {backprop:.10g}, finite differences give {numeric:.10g} "
                         f"(error {abs(backprop - numeric):.3g} > atol {atol} + rtol {rtol} * "
                         f"|numeric|)"

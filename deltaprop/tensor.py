@@ -259,24 +259,29 @@ class Tensor:
                 )
             seed = self.xp.ones_like(self.data)
         else:
-            seed = grad.data if isinstance(grad, Tensor) else self.xp.asarray(grad)
-            if seed.shape != self.shape:
+            seed = grad.data if isinstance(grad, Tensor) else grad
+            if not isinstance(seed, np.ndarray):
+                seed = self.xp.asarray(seed)
+            if seed.shape != self.data.shape:
                 raise GraphError(
                     f"backward(): grad has shape {seed.shape} but the tensor has shape {self.shape}"
                 )
-            seed = seed.astype(self.dtype, copy=False)
+            if seed.dtype != self.data.dtype:
+                seed = seed.astype(self.data.dtype)
+        if self._backward is None:  # a leaf: dC/d(itself) is the seed
+            _accumulate_into(self, seed)
+            return
 
+        # Leaves are not queued: a gradient reaching a leaf is added to its .grad at once.
+        # Every other node waits in `pending` until all its consumers have run.
         pending: dict[int, Any] = {id(self): seed}
         check = _anomaly_mode
         for node in _reverse_topological(self):
             g = pending.pop(id(node), None)
             if g is None:
                 continue
-            backward_fn = node._backward
-            if backward_fn is None or node._retains_grad:
+            if node._retains_grad:
                 _accumulate_into(node, g)
-                if backward_fn is None:
-                    continue
             saved = node._saved
             if saved is None:
                 raise GraphError(
@@ -284,7 +289,7 @@ class Tensor:
                     "backward(); pass retain_graph=True to the first backward() to call it twice"
                 )
             parents = node._parents
-            parent_grads = backward_fn(g, saved, parents)
+            parent_grads = node._backward(g, saved, parents)
             if not retain_graph:
                 node._saved = None
             for parent, pg in zip(parents, parent_grads, strict=False):
@@ -292,6 +297,9 @@ class Tensor:
                     continue
                 if check:
                     _check_finite(pg, f"backward of '{node._op}'", parent.shape)
+                if parent._backward is None:
+                    _accumulate_into(parent, pg)
+                    continue
                 key = id(parent)
                 previous = pending.get(key)
                 pending[key] = pg if previous is None else previous + pg
@@ -459,10 +467,21 @@ class Tensor:
 # --------------------------------------------------------------------------- helpers
 
 
-def _ops():
-    from deltaprop import ops
+_ops_module = None
 
-    return ops
+
+def _ops():
+    """The `deltaprop.ops` module, imported on first use (it imports this one).
+
+    Cached in a global: an ``import`` statement inside every operator call
+    cost more than the NumPy addition it wrapped.
+    """
+    global _ops_module
+    if _ops_module is None:
+        from deltaprop import ops
+
+        _ops_module = ops
+    return _ops_module
 
 
 def _raw(x: Any) -> Any:
@@ -508,13 +527,17 @@ def _check_finite(array: Any, where: str, shape: tuple) -> None:
 
 
 def _reverse_topological(root: Tensor) -> list[Tensor]:
-    """Nodes reachable from ``root``, each after every node that uses it (iterative DFS)."""
+    """Non-leaf nodes reachable from ``root``, each after every node that uses it (iterative DFS).
+
+    Leaves are left out: they have no backward to run, and `backward` adds
+    their gradients as they arrive.
+    """
     order: list[Tensor] = []
     visited: set[int] = set()
     stack: list[tuple[Tensor, bool]] = [(root, False)]
     while stack:
-        node, children_done = stack.pop()
-        if children_done:
+        node, inputs_done = stack.pop()
+        if inputs_done:
             order.append(node)
             continue
         key = id(node)
@@ -523,7 +546,7 @@ def _reverse_topological(root: Tensor) -> list[Tensor]:
         visited.add(key)
         stack.append((node, True))
         for parent in node._parents:
-            if parent is not None and id(parent) not in visited:
+            if parent is not None and parent._backward is not None and id(parent) not in visited:
                 stack.append((parent, False))
     order.reverse()
     return order
@@ -534,25 +557,47 @@ def make_result(data: Any, parents: tuple, backward: BackwardFn, saved: tuple, o
 
     ``parents`` are the op's tensor inputs; the recorded tuple keeps None in
     place of inputs that need no gradient, so the backward can skip them.
+    Every op calls this, so it is written for speed: one object, each slot
+    set once, and the one- and two-input cases without loops.
     """
-    out = Tensor._wrap(data)
-    if not _grad_enabled:
-        return out
-    needs = False
-    for p in parents:
-        if p.requires_grad:
-            needs = True
-            break
-    if _anomaly_mode:
+    out = _new_tensor(Tensor)
+    out.data = data
+    out.grad = None
+    out._retains_grad = False
+    out.name = None
+    if _anomaly_mode and _grad_enabled:
         _check_finite(data, f"forward of '{op}'", data.shape)
-    if not needs:
-        return out
-    out.requires_grad = True
-    out._parents = tuple(p if p.requires_grad else None for p in parents)
-    out._backward = backward
-    out._saved = saved
-    out._op = op
+    if _grad_enabled:
+        if len(parents) == 1:
+            recorded = parents if parents[0].requires_grad else None
+        elif len(parents) == 2:
+            a, b = parents
+            if a.requires_grad:
+                recorded = parents if b.requires_grad else (a, None)
+            elif b.requires_grad:
+                recorded = (None, b)
+            else:
+                recorded = None
+        else:
+            recorded = tuple(p if p.requires_grad else None for p in parents)
+            if all(p is None for p in recorded):
+                recorded = None
+        if recorded is not None:
+            out.requires_grad = True
+            out._parents = recorded
+            out._backward = backward
+            out._saved = saved
+            out._op = op
+            return out
+    out.requires_grad = False
+    out._parents = ()
+    out._backward = None
+    out._saved = None
+    out._op = None
     return out
+
+
+_new_tensor = object.__new__
 
 
 def as_tensor(x: Any, like: Tensor | None = None) -> Tensor:

@@ -9,43 +9,97 @@ from __future__ import annotations
 
 import numpy as np
 
+from deltaprop.errors import ShapeError
 from deltaprop.ops.broadcast import unbroadcast
 from deltaprop.tensor import Tensor, as_tensor, make_result
 
 
 def _pair(a, b) -> tuple[Tensor, Tensor]:
+    """Both operands as tensors of one float dtype, without upcasting float32 work.
+
+    Python numbers, arrays and 0-d tensors take the dtype of the other operand
+    (so ``x32 * np.float64(2)`` stays float32, as in PyTorch); integer or bool
+    tensors meeting a float one are cast to its dtype.
+    """
     if isinstance(a, Tensor):
+        if isinstance(b, Tensor):
+            if a.data.dtype is b.data.dtype or a.data.dtype == b.data.dtype:
+                return a, b
+            return _match_dtypes(a, b)
         return a, as_tensor(b, like=a)
     b = as_tensor(b)
     return as_tensor(a, like=b), b
 
 
+def _match_dtypes(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
+    fa, fb = a.data.dtype.kind == "f", b.data.dtype.kind == "f"
+    if fa and fb:
+        # float32 with float64: a 0-d operand (a scalar) follows the other one, else NumPy's rule
+        if b.data.ndim == 0 and a.data.ndim > 0:
+            return a, astype(b, a.data.dtype)
+        if a.data.ndim == 0 and b.data.ndim > 0:
+            return astype(a, b.data.dtype), b
+        return a, b
+    if fa:
+        return a, astype(b, a.data.dtype)
+    if fb:
+        return astype(a, b.data.dtype), b
+    return a, b
+
+
+def _broadcast_error(op: str, a: Tensor, b: Tensor) -> ShapeError:
+    return ShapeError(
+        f"{op}: shapes {a.shape} and {b.shape} do not broadcast (NumPy rules: compared from the "
+        "right, each pair of sizes must be equal or one of them 1); reshape one operand, e.g. "
+        "x.reshape(-1, 1) to make a column"
+    )
+
+
 # ----------------------------------------------------------------- a + b
 def add(a, b) -> Tensor:
     a, b = _pair(a, b)
-    return make_result(a.data + b.data, (a, b), _add_backward, (a.shape, b.shape), "add")
+    try:
+        out = a.data + b.data
+    except ValueError:
+        raise _broadcast_error("add", a, b) from None
+    return make_result(out, (a, b), _add_backward, (), "add")
 
 
 def _add_backward(g, saved, parents):
-    shape_a, shape_b = saved
-    return unbroadcast(g, shape_a), unbroadcast(g, shape_b)
+    # a parent that needs a gradient is there to tell its own shape; the sum undoes broadcasting
+    a, b = parents
+    return (
+        None if a is None else unbroadcast(g, a.data.shape),
+        None if b is None else unbroadcast(g, b.data.shape),
+    )
 
 
 # ----------------------------------------------------------------- a - b
 def sub(a, b) -> Tensor:
     a, b = _pair(a, b)
-    return make_result(a.data - b.data, (a, b), _sub_backward, (a.shape, b.shape), "sub")
+    try:
+        out = a.data - b.data
+    except ValueError:
+        raise _broadcast_error("sub", a, b) from None
+    return make_result(out, (a, b), _sub_backward, (), "sub")
 
 
 def _sub_backward(g, saved, parents):
-    shape_a, shape_b = saved
-    return unbroadcast(g, shape_a), (None if parents[1] is None else unbroadcast(-g, shape_b))
+    a, b = parents
+    return (
+        None if a is None else unbroadcast(g, a.data.shape),
+        None if b is None else unbroadcast(-g, b.data.shape),
+    )
 
 
 # ----------------------------------------------------------------- a * b
 def mul(a, b) -> Tensor:
     a, b = _pair(a, b)
-    return make_result(a.data * b.data, (a, b), _mul_backward, (a.data, b.data), "mul")
+    try:
+        out = a.data * b.data
+    except ValueError:
+        raise _broadcast_error("mul", a, b) from None
+    return make_result(out, (a, b), _mul_backward, (a.data, b.data), "mul")
 
 
 def _mul_backward(g, saved, parents):
@@ -58,7 +112,11 @@ def _mul_backward(g, saved, parents):
 # ----------------------------------------------------------------- a / b
 def div(a, b) -> Tensor:
     a, b = _pair(a, b)
-    return make_result(a.data / b.data, (a, b), _div_backward, (a.data, b.data), "div")
+    try:
+        out = a.data / b.data
+    except ValueError:
+        raise _broadcast_error("div", a, b) from None
+    return make_result(out, (a, b), _div_backward, (a.data, b.data), "div")
 
 
 def _div_backward(g, saved, parents):
@@ -74,7 +132,10 @@ def pow(a, b) -> Tensor:  # noqa: A001 - the operator's name
         # the common case x ** 2: a constant exponent, d/da = b a^(b-1)
         return make_result(a.data**b, (a,), _pow_scalar_backward, (a.data, b), "pow")
     a, b = _pair(a, b)
-    out = a.data**b.data
+    try:
+        out = a.data**b.data
+    except ValueError:
+        raise _broadcast_error("pow", a, b) from None
     return make_result(out, (a, b), _pow_backward, (a.data, b.data, out), "pow")
 
 
@@ -161,7 +222,10 @@ def _astype_backward(g, saved, parents):
 # ----------------------------------------------------------------- choosing ops
 def maximum(a, b) -> Tensor:
     a, b = _pair(a, b)
-    take_a = a.data >= b.data  # ties send the gradient to a, like np.maximum's choice
+    try:
+        take_a = a.data >= b.data  # ties send the gradient to a, like np.maximum's choice
+    except ValueError:
+        raise _broadcast_error("maximum", a, b) from None
     return make_result(
         np.maximum(a.data, b.data), (a, b), _select_backward, (take_a, a.shape, b.shape), "maximum"
     )
@@ -169,7 +233,10 @@ def maximum(a, b) -> Tensor:
 
 def minimum(a, b) -> Tensor:
     a, b = _pair(a, b)
-    take_a = a.data <= b.data
+    try:
+        take_a = a.data <= b.data
+    except ValueError:
+        raise _broadcast_error("minimum", a, b) from None
     return make_result(
         np.minimum(a.data, b.data), (a, b), _select_backward, (take_a, a.shape, b.shape), "minimum"
     )
@@ -180,7 +247,12 @@ def where(condition, a, b) -> Tensor:
     a, b = _pair(a, b)
     take_a = condition.data if isinstance(condition, Tensor) else condition
     take_a = a.xp.asarray(take_a, dtype=bool)
-    out = np.where(take_a, a.data, b.data)
+    try:
+        out = np.where(take_a, a.data, b.data)
+    except ValueError:
+        raise ShapeError(
+            f"where: condition {take_a.shape}, a {a.shape} and b {b.shape} do not broadcast together"
+        ) from None
     return make_result(out, (a, b), _select_backward, (take_a, a.shape, b.shape), "where")
 
 

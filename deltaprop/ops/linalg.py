@@ -31,6 +31,8 @@ def matmul(a, b) -> Tensor:
 
 def _matmul_backward(g, saved, parents):
     a, b = saved
+    if a.ndim == 1 and b.ndim == 1:  # inner product: g is a scalar
+        return (g * b if parents[0] is not None else None), (g * a if parents[1] is not None else None)
     # Promote 1-D operands to matrices so one rule serves every case:
     # dA = dC @ B^T, dB = A^T @ dC, then sum out broadcast batch axes.
     a2 = a[None, :] if a.ndim == 1 else a
@@ -55,34 +57,41 @@ def linear(x, weight, bias=None) -> Tensor:
 
     One node instead of three keeps the per-layer Python cost constant, and
     its backward is the textbook one: dC/dW = delta^T x, dC/db = sum of delta,
-    dC/dx = delta W.
+    dC/dx = delta W (computed only when x needs a gradient: never for the data
+    entering the first layer). ``weight.T`` is a view, so BLAS reads W transposed
+    in place instead of copying it.
     """
-    x = as_tensor(x)
-    weight = as_tensor(weight)
-    if x.shape[-1] != weight.shape[1]:
+    if not isinstance(x, Tensor):
+        x = as_tensor(x)
+    if not isinstance(weight, Tensor):
+        weight = as_tensor(weight)
+    xd, wd = x.data, weight.data
+    if xd.shape[-1] != wd.shape[1]:
         raise ShapeError(
-            f"linear: input has {x.shape[-1]} features (shape {x.shape}) but the weight expects "
-            f"{weight.shape[1]} (weight shape {weight.shape}, i.e. out={weight.shape[0]}, "
-            f"in={weight.shape[1]}); give the layer in_features={x.shape[-1]} or fix the data"
+            f"linear: input has {xd.shape[-1]} features (shape {xd.shape}) but the weight expects "
+            f"{wd.shape[1]} (weight shape {wd.shape}, i.e. out={wd.shape[0]}, "
+            f"in={wd.shape[1]}); give the layer in_features={xd.shape[-1]} or fix the data"
         )
-    xd = x.data
-    if xd.dtype != weight.data.dtype and xd.dtype.kind != "f":
-        xd = xd.astype(weight.data.dtype)
-    out = xd @ weight.data.T
+    if xd.dtype != wd.dtype and xd.dtype.kind != "f":
+        xd = xd.astype(wd.dtype)
+    out = xd @ wd.T
     if bias is None:
-        return make_result(out, (x, weight), _linear_backward, (xd, weight.data), "linear")
-    out += bias.data
-    return make_result(out, (x, weight, bias), _linear_backward, (xd, weight.data), "linear")
+        return make_result(out, (x, weight), _linear_backward, (xd, wd), "linear")
+    if not isinstance(bias, Tensor):
+        bias = as_tensor(bias, like=weight)
+    out += bias.data  # in place: no second (N, out) array
+    return make_result(out, (x, weight, bias), _linear_backward, (xd, wd), "linear")
 
 
 def _linear_backward(g, saved, parents):
     x, weight = saved
     gx = None if parents[0] is None else g @ weight
+    has_bias = len(parents) == 3 and parents[2] is not None
     if x.ndim == 2:
         gw = None if parents[1] is None else g.T @ x
-        gb = g.sum(axis=0) if len(parents) == 3 and parents[2] is not None else None
+        gb = g.sum(axis=0) if has_bias else None
     else:  # any leading batch axes: fold them into one
         g2 = g.reshape(-1, g.shape[-1])
         gw = None if parents[1] is None else g2.T @ x.reshape(-1, x.shape[-1])
-        gb = g2.sum(axis=0) if len(parents) == 3 and parents[2] is not None else None
+        gb = g2.sum(axis=0) if has_bias else None
     return gx, gw, gb

@@ -137,30 +137,37 @@ def _huber_backward(g, saved, parents):
 
 # ----------------------------------------------------------------- classification
 def _check_logits(logits: Tensor, target: Tensor, op: str) -> bool:
-    """Validate shapes; True when the target holds class indices, False for probabilities."""
-    if logits.ndim != 2:
+    """Validate shapes; True when the target holds class indices, False for probabilities.
+
+    Runs on every training step, so it reads ``.data`` once and checks the
+    label range with a single reduction.
+    """
+    shape, labels = logits.data.shape, target.data
+    if len(shape) != 2:
         raise ShapeError(
-            f"{op}: expected scores of shape (batch, classes), got {logits.shape}; "
+            f"{op}: expected scores of shape (batch, classes), got {shape}; "
             "flatten extra axes first"
         )
-    if target.dtype.kind in "iub":
-        if target.shape != (logits.shape[0],):
+    if labels.dtype.kind in "iub":
+        if labels.shape != (shape[0],):
             raise ShapeError(
-                f"{op}: integer class labels must have shape ({logits.shape[0]},), got "
-                f"{target.shape}"
+                f"{op}: integer class labels must have shape ({shape[0]},), got {labels.shape}"
             )
-        classes = logits.shape[1]
-        if target.size and (int(target.data.min()) < 0 or int(target.data.max()) >= classes):
+        classes = shape[1]
+        as_unsigned = labels
+        if labels.dtype.kind == "i":  # negative labels become huge when read as unsigned
+            as_unsigned = labels.view(labels.dtype.str.replace("i", "u"))
+        if labels.size and int(as_unsigned.max()) >= classes:  # one pass checks both ends
             raise ValueError(
                 f"{op}: labels must lie in 0..{classes - 1} for {classes} classes, got values "
-                f"from {int(target.data.min())} to {int(target.data.max())}; give the last "
+                f"from {int(labels.min())} to {int(labels.max())}; give the last "
                 "layer one output per class"
             )
         return True
-    if target.shape != logits.shape:
+    if labels.shape != shape:
         raise ShapeError(
-            f"{op}: class-probability targets must match the scores' shape {logits.shape}, "
-            f"got {target.shape} (or pass integer labels of shape ({logits.shape[0]},))"
+            f"{op}: class-probability targets must match the scores' shape {shape}, "
+            f"got {labels.shape} (or pass integer labels of shape ({shape[0]},))"
         )
     return False
 
@@ -180,24 +187,38 @@ def cross_entropy(
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
     z = logits.data
-    shifted = z - z.max(axis=1, keepdims=True)
-    exp = np.exp(shifted)
-    total = exp.sum(axis=1, keepdims=True)
-    log_probs = shifted - np.log(total)
     n, classes = z.shape
-    if labels:
+    # softmax once, in place: `probs` is what the backward needs (softmax - target)
+    shifted = z - z.max(axis=1, keepdims=True)
+    if labels and not label_smoothing:  # the training hot path: pick z[y] before exp overwrites
         rows = np.arange(n)
-        per = -log_probs[rows, target.data]
-        if label_smoothing:
-            per = (1 - label_smoothing) * per - label_smoothing * log_probs.mean(axis=1)
-        distribution = (target.data, label_smoothing)
+        picked = shifted[rows, target.data]
+        probs = np.exp(shifted, out=shifted)
+        total = probs.sum(axis=1, keepdims=True)
+        probs /= total
+        # -log p[y] = log(sum e^shifted) - shifted[y]: no log-probability array needed
+        per = np.log(total[:, 0])
+        per -= picked
+        distribution = (target.data, 0.0, rows)
     else:
-        distribution = target.data.astype(z.dtype, copy=False)
-        if label_smoothing:
-            distribution = (1 - label_smoothing) * distribution + label_smoothing / classes
-        per = -(distribution * log_probs).sum(axis=1)
-    out, count = _reduce(per, reduction, "cross_entropy")
-    probs = exp / total
+        probs = np.exp(shifted)
+        total = probs.sum(axis=1, keepdims=True)
+        probs /= total
+        log_probs = shifted - np.log(total)
+        if labels:
+            rows = np.arange(n)
+            per = (1 - label_smoothing) * -log_probs[rows, target.data]
+            per -= label_smoothing * log_probs.mean(axis=1)
+            distribution = (target.data, label_smoothing, rows)
+        else:
+            distribution = target.data.astype(z.dtype, copy=False)
+            if label_smoothing:
+                distribution = (1 - label_smoothing) * distribution + label_smoothing / classes
+            per = -(distribution * log_probs).sum(axis=1)
+    if reduction == "mean":  # the common case, without np.mean's Python-level overhead
+        out, count = per.sum() / n, n
+    else:
+        out, count = _reduce(per, reduction, "cross_entropy")
     return make_result(
         logits.xp.asarray(out, dtype=z.dtype),
         (logits,),
@@ -208,17 +229,20 @@ def cross_entropy(
 
 
 def _cross_entropy_backward(g, saved, parents):
+    """(softmax - target) * g / count; ``probs`` is left intact so retain_graph still works."""
     probs, distribution, count = saved
-    grad = probs.copy()
+    scale = _spread(g, count)
+    if np.ndim(scale) != 0:  # reduction='none': one upstream value per example
+        scale = scale[:, None]
+    grad = probs * scale  # one pass: copy and scale together
     if isinstance(distribution, tuple):  # integer labels, maybe smoothed
-        labels, smoothing = distribution
-        grad[np.arange(len(labels)), labels] -= 1 - smoothing
+        labels, smoothing, rows = distribution
+        hit = scale if np.ndim(scale) == 0 else scale[:, 0]
+        grad[rows, labels] -= hit if not smoothing else (1 - smoothing) * hit
         if smoothing:
-            grad -= smoothing / probs.shape[1]
+            grad -= smoothing / probs.shape[1] * scale
     else:
-        grad -= distribution
-    g = _spread(g, count)
-    grad *= g if np.ndim(g) == 0 else g[:, None]
+        grad -= distribution * scale
     return (grad,)
 
 

@@ -112,9 +112,11 @@ def logsumexp(a, axis=None, keepdims=False) -> Tensor:
     peak = np.where(np.isfinite(peak), peak, 0)
     shifted = np.exp(a.data - peak)
     total = shifted.sum(axis=axes, keepdims=True)
-    kept = np.log(total) + peak
+    with np.errstate(divide="ignore", invalid="ignore"):  # an all -inf slice: log 0 = -inf, by design
+        kept = np.log(total) + peak
+        # Where every entry is -inf no entry moves the result: give them gradient 0, not 0/0.
+        softmax = np.where(total > 0, shifted / total, 0)
     out = kept if keepdims else kept.reshape([n for i, n in enumerate(kept.shape) if i not in axes])
-    softmax = shifted / total
     return make_result(out, (a,), _logsumexp_backward, (softmax, axes, keepdims), "logsumexp")
 
 

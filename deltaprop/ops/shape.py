@@ -129,6 +129,8 @@ def pad(a, pad_width, mode: str = "constant", constant_values=0) -> Tensor:
     a = as_tensor(a)
     if mode != "constant":
         raise ValueError(f"pad: only mode='constant' is differentiable here, got {mode!r}")
+    if a.ndim == 0:
+        raise ShapeError("pad: a 0-d tensor has no axes to pad; reshape it to 1-D first")
     widths = np.broadcast_to(np.asarray(pad_width), (a.ndim, 2))
     out = np.pad(a.data, widths, mode="constant", constant_values=constant_values)
     crop = tuple(slice(int(lo), int(lo) + n) for (lo, _), n in zip(widths, a.shape, strict=True))
