@@ -1,0 +1,309 @@
+"""Levenberg-Marquardt: Gauss-Newton steps damped by mu (MATLAB's ``trainlm``).
+
+For a sum-of-squares objective ``E(w) = 1/2 ||e(w)||^2`` with residuals
+``e = output - target`` and their Jacobian ``J = de/dw``, one step solves
+
+    (J^T J + mu I) dw = -J^T e
+
+Small mu: the Gauss-Newton step (Newton's method with the Hessian
+approximated by J^T J). Large mu: ``dw ~= -J^T e / mu``, plain gradient
+descent with step size 1/mu. A step that lowers E is kept and mu shrinks
+(``mu *= mu_dec``); one that does not is undone and retried with
+``mu *= mu_inc``; when mu passes ``mu_max`` training has converged (or
+stalled) and `stop_training` is set.
+
+Cross-entropy losses use the generalized Gauss-Newton matrix
+``J^T H J`` (H: the Hessian of the loss in the network's outputs, e.g.
+``diag(p) - p p^T`` for softmax cross-entropy) and the gradient ``J^T (p - y)``.
+
+Memory, in float64 bytes, with N examples, K outputs and P parameters::
+
+    8 * (2 * P**2 + R * P)        R = N * K, or max_jacobian_rows when set
+
+(J^T J and its factor, plus the Jacobian rows held at once). With
+``max_jacobian_rows`` the examples are processed in chunks of
+``max_jacobian_rows // K`` and J^T J, J^T e are accumulated, so the full
+Jacobian is never held; the P**2 term is what limits LM to networks of a few
+thousand parameters.
+
+Use it with ``deltaprop.fit(model, X, y, loss='mse', optimizer=LevenbergMarquardt(model.parameters()))``
+(full batch), or directly with ``opt.fit_step(model, loss_fn, X, y)``, or in
+the PyTorch LBFGS style with ``opt.step(closure)`` where ``closure()``
+returns the residual tensor e.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+
+from deltaprop import nn
+from deltaprop.optim.jacobian import (
+    assign_params,
+    flatten_params,
+    model_output,
+    output_jacobian,
+    residual_jacobian,
+)
+from deltaprop.optim.optimizer import Optimizer, check_nonnegative
+from deltaprop.tensor import Tensor, enable_grad, no_grad
+
+SUPPORTED_LOSSES = "MSELoss, SquaredErrorLoss, CrossEntropyLoss, BCEWithLogitsLoss"
+
+
+# --------------------------------------------------------------------------- the objective in the outputs
+def loss_kind(loss_fn: Any, who: str) -> str:
+    """'squares', 'cross_entropy' or 'bce_logits'; a clear error for any other loss."""
+    if isinstance(loss_fn, str):
+        loss_fn = nn.loss_by_name(loss_fn)
+    if isinstance(loss_fn, (nn.MSELoss, nn.SquaredErrorLoss)):
+        return "squares"
+    if isinstance(loss_fn, nn.CrossEntropyLoss):
+        return "cross_entropy"
+    if isinstance(loss_fn, nn.BCEWithLogitsLoss):
+        return "bce_logits"
+    raise TypeError(
+        f"{who}: loss {type(loss_fn).__name__} is not supported; second-order training needs a loss "
+        f"whose curvature in the outputs is known: {SUPPORTED_LOSSES}. For probabilities use "
+        "BCEWithLogitsLoss on logits (drop the final Sigmoid), for NLLLoss use CrossEntropyLoss on logits"
+    )
+
+
+def _targets(kind: str, y: np.ndarray, output: np.ndarray, loss_fn: Any) -> np.ndarray:
+    """Targets in the shape of the (N, K) output (class labels become probabilities)."""
+    if kind == "cross_entropy" and (y.ndim == 1 or y.dtype.kind in "iu"):
+        labels = y.reshape(-1).astype(np.int64)
+        q = np.zeros(output.shape, dtype=np.float64)
+        q[np.arange(len(labels)), labels] = 1.0
+    else:
+        q = np.asarray(y, dtype=np.float64).reshape(output.shape)
+    eps = getattr(loss_fn, "label_smoothing", 0.0) if kind == "cross_entropy" else 0.0
+    return q * (1 - eps) + eps / output.shape[1] if eps else q
+
+
+def objective(kind: str, output: np.ndarray, q: np.ndarray) -> float:
+    """Summed objective over examples: 1/2 ||e||^2, or the summed cross-entropy."""
+    z = output.astype(np.float64, copy=False)
+    if kind == "squares":
+        e = z - q
+        return 0.5 * float(np.sum(e * e))
+    if kind == "cross_entropy":
+        zmax = z.max(axis=1, keepdims=True)
+        lse = zmax[:, 0] + np.log(np.exp(z - zmax).sum(axis=1))
+        return float(np.sum(lse * q.sum(axis=1) - np.sum(z * q, axis=1)))
+    return float(np.sum(np.logaddexp(0.0, z) - q * z))  # BCE with logits
+
+
+def curvature(kind: str, output: np.ndarray, q: np.ndarray, J: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(G, g): Gauss-Newton matrix J^T H J and gradient J^T r of the summed objective."""
+    J = J.astype(np.float64, copy=False)
+    z = output.astype(np.float64, copy=False)
+    n, k = z.shape
+    if kind == "squares":
+        r = (z - q).ravel()
+        return J.T @ J, J.T @ r
+    if kind == "bce_logits":
+        s = 1.0 / (1.0 + np.exp(-z))
+        r = (s - q).ravel()
+        return J.T @ (J * (s * (1 - s)).reshape(-1, 1)), J.T @ r
+    p = np.exp(z - z.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    r = (p * q.sum(axis=1, keepdims=True) - q).ravel()
+    J3 = J.reshape(n, k, -1)
+    # H_n J_n with H_n = diag(p_n) - p_n p_n^T, without forming H.
+    HJ = p[:, :, None] * (J3 - np.einsum("nk,nkp->np", p, J3)[:, None, :])
+    return J.T @ HJ.reshape(n * k, -1), J.T @ r
+
+
+def solve_damped(G: np.ndarray, g: np.ndarray, mu: float) -> tuple[np.ndarray, str]:
+    """dw solving (G + mu I) dw = -g: Cholesky, or least squares when G + mu I is (nearly) singular."""
+    A = G + mu * np.eye(len(g))
+    try:
+        L = np.linalg.cholesky(A)
+        d = np.diag(L)
+        if d.min() > 0 and (d.min() / d.max()) ** 2 > 1e-13:  # condition number of A below ~1e13
+            return np.linalg.solve(L.T, np.linalg.solve(L, -g)), "cholesky"
+    except np.linalg.LinAlgError:
+        pass
+    return np.linalg.lstsq(A, -g, rcond=None)[0], "lstsq"
+
+
+# --------------------------------------------------------------------------- shared base
+class CurvatureOptimizer(Optimizer):
+    """Base of LM and Gauss-Newton: builds G and g, then lets the subclass pick the step.
+
+    Subclasses define ``_take_step(f0, G, g, evaluate)`` which changes the
+    parameters and returns nothing; ``evaluate()`` gives the objective at the
+    current parameters.
+    """
+
+    full_batch = True
+    requires_closure = True
+
+    def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
+        super().__init__(params, defaults)
+        if len(self.param_groups) != 1:
+            raise ValueError(f"{type(self).__name__} takes one parameter group (it solves for all at once)")
+        #: set True when no step can lower the loss any more (fit stops on it)
+        self.stop_training = False
+        self.stopped_reason: str | None = None
+        #: what the last step did: objective before/after, mu, trials, solver, accepted
+        self.last_step: dict[str, Any] = {}
+
+    @property
+    def _params(self) -> list[Tensor]:
+        return self.param_groups[0]["params"]
+
+    # ------------------------------------------------------------------ used by deltaprop.fit
+    def fit_step(self, model: Any, loss_fn: Any, X: Any, y: Any) -> float:
+        """One step on (X, y); returns ``loss_fn``'s value before the step, as a float."""
+        who = type(self).__name__
+        kind = loss_kind(loss_fn, who)
+        x = X.data if isinstance(X, Tensor) else np.asarray(X)
+        yy = y.data if isinstance(y, Tensor) else np.asarray(y)
+        rows = self.param_groups[0].get("max_jacobian_rows")
+        params = self._params
+        P = sum(p.data.size for p in params)
+        G, g, f0, outputs = np.zeros((P, P)), np.zeros(P), 0.0, []
+        chunk = len(x)
+        if rows:
+            k = model_output(model, x[:1]).shape[1]
+            chunk = max(1, int(rows) // k)
+        for start in range(0, len(x), chunk):
+            xc, yc = x[start : start + chunk], yy[start : start + chunk]
+            out, J = residual_jacobian(model, xc, params)
+            q = _targets(kind, yc, out, loss_fn)
+            Gc, gc = curvature(kind, out, q, J)
+            G += Gc
+            g += gc
+            f0 += objective(kind, out, q)
+            outputs.append(out)
+        output = np.concatenate(outputs)
+        q_all = _targets(kind, yy, output, loss_fn)
+
+        def evaluate() -> float:
+            return objective(kind, model_output(model, x), q_all)
+
+        with no_grad():
+            pred = Tensor(output.reshape((len(x),) + _output_tail(model, x)))
+            target = y if isinstance(y, Tensor) else Tensor(yy)
+            reported = float(loss_fn(pred, target).item())
+        self._take_step(f0, G, g, evaluate)
+        return reported
+
+    # ------------------------------------------------------------------ PyTorch LBFGS style
+    def step(self, closure: Callable[[], Any] | None = None) -> float:  # type: ignore[override]
+        """One step; ``closure()`` returns the residual Tensor e (objective 1/2 ||e||^2).
+
+        Returns the objective before the step. The closure is called once with
+        the graph (for the Jacobian, one backward per residual) and then
+        without it for every trial step.
+        """
+        if closure is None:
+            raise ValueError(
+                f"{type(self).__name__}.step needs a closure returning the residuals, e.g. "
+                "lambda: model(X) - y; or call fit_step(model, loss_fn, X, y) / deltaprop.fit"
+            )
+        params = self._params
+        with enable_grad():
+            e = closure()
+        if not isinstance(e, Tensor) or e.data.size == 1 and e.data.ndim == 0:
+            raise TypeError(
+                f"{type(self).__name__}.step: the closure must return the residual Tensor e "
+                "(e.g. model(X) - y), not a scalar loss"
+            )
+        J = output_jacobian(e, params)
+        r = e.data.astype(np.float64).ravel()
+        f0 = 0.5 * float(r @ r)
+
+        def evaluate() -> float:
+            with no_grad():
+                values = np.asarray(closure().data, dtype=np.float64).ravel()
+            return 0.5 * float(values @ values)
+
+        self._take_step(f0, J.T @ J, J.T @ r, evaluate)
+        return f0
+
+    def _take_step(self, f0: float, G: np.ndarray, g: np.ndarray, evaluate: Callable[[], float]) -> None:
+        raise NotImplementedError
+
+
+def _output_tail(model: Any, x: np.ndarray) -> tuple[int, ...]:
+    """The shape of one example's output (so the reported loss sees the model's own shape)."""
+    return tuple(model_output_shape(model, x[:1])[1:])
+
+
+def model_output_shape(model: Any, x: np.ndarray) -> tuple[int, ...]:
+    with no_grad():
+        return tuple(model(Tensor(x)).data.shape)
+
+
+# --------------------------------------------------------------------------- Levenberg-Marquardt
+class LevenbergMarquardt(CurvatureOptimizer):
+    """Levenberg-Marquardt with trainlm's mu schedule (see the module docstring).
+
+    ``mu`` is kept between steps in ``param_groups[0]['mu']`` (and so in
+    ``state_dict``). ``max_jacobian_rows`` bounds the Jacobian rows held at
+    once (memory ``8 * (2 P^2 + rows * P)`` bytes).
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Any],
+        mu: float = 1e-3,
+        mu_dec: float = 0.1,
+        mu_inc: float = 10.0,
+        mu_max: float = 1e10,
+        max_jacobian_rows: int | None = None,
+    ) -> None:
+        defaults = dict(
+            mu=mu, mu_dec=mu_dec, mu_inc=mu_inc, mu_max=mu_max, max_jacobian_rows=max_jacobian_rows
+        )
+        super().__init__(params, defaults)
+
+    def _check_group(self, group: dict[str, Any]) -> None:
+        check_nonnegative("LevenbergMarquardt", "mu", group["mu"], "the damping added to J^T J")
+        if not 0 < group["mu_dec"] < 1:
+            raise ValueError(f"LevenbergMarquardt: mu_dec must be in (0, 1), got {group['mu_dec']!r}")
+        if not group["mu_inc"] > 1:
+            raise ValueError(f"LevenbergMarquardt: mu_inc must be > 1, got {group['mu_inc']!r}")
+        if not group["mu_max"] > group["mu"]:
+            raise ValueError(
+                f"LevenbergMarquardt: mu_max ({group['mu_max']!r}) must exceed mu ({group['mu']!r})"
+            )
+        rows = group["max_jacobian_rows"]
+        if rows is not None and (int(rows) != rows or rows < 1):
+            raise ValueError(
+                f"LevenbergMarquardt: max_jacobian_rows must be a positive int or None, got {rows!r}"
+            )
+
+    def _take_step(self, f0: float, G: np.ndarray, g: np.ndarray, evaluate: Callable[[], float]) -> None:
+        group = self.param_groups[0]
+        params = self._params
+        w0 = flatten_params(params)
+        mu = float(group["mu"])
+        trials, solver, f = 0, "", f0
+        accepted = False
+        while True:
+            dw, solver = solve_damped(G, g, mu)
+            trials += 1
+            assign_params(params, w0 + dw)
+            f = evaluate()
+            if math.isfinite(f) and f < f0:
+                accepted = True
+                mu = max(mu * group["mu_dec"], 1e-20)
+                break
+            mu *= group["mu_inc"]
+            if mu > group["mu_max"]:
+                assign_params(params, w0)
+                f = f0
+                self.stop_training = True
+                self.stopped_reason = f"mu reached mu_max={group['mu_max']:g}: no step lowers the loss"
+                break
+        group["mu"] = mu
+        self.last_step = dict(
+            objective_before=f0, objective_after=f, mu=mu, trials=trials, solver=solver, accepted=accepted
+        )

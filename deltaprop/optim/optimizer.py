@@ -1,0 +1,286 @@
+"""`Optimizer`: the base every optimizer shares (param groups, state, state_dict).
+
+An optimizer turns the gradients that backpropagation left in ``p.grad`` into
+a change of ``p.data``. The rules differ (SGD, Adam, ...); the bookkeeping does
+not, so it lives here, in the same shape PyTorch users know:
+
+- ``param_groups``: a list of dicts, each with ``'params'`` (a list of
+  Parameters) and its own hyperparameters (``'lr'``, ...). A scheduler changes
+  ``group['lr']`` between steps and the next step reads it.
+- ``state``: per-parameter buffers (momentum, moment estimates, step counts),
+  created lazily on the first step in which the parameter has a gradient.
+- ``state_dict()`` / ``load_state_dict()``: the same information with
+  parameters replaced by their position, holding only arrays, numbers, strings,
+  bools and lists, so a checkpoint stores it as ``.npz`` + JSON without pickle.
+
+Subclasses write two small methods: ``_init_state(p, group)`` and
+``_update(p, grad, state, group)``, which changes ``p.data`` in place. Updates
+reuse preallocated buffers (``np.multiply(a, b, out=buf)``): after the first
+step an optimizer allocates no new arrays.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+
+from deltaprop import backend
+from deltaprop.errors import ShapeError
+from deltaprop.tensor import Tensor, enable_grad
+
+
+class Optimizer:
+    """Base class: holds param groups and state; subclasses define the update rule.
+
+    ``params`` is an iterable of Parameters, or of dicts (param groups) each with
+    a ``'params'`` entry and optional per-group hyperparameters that override
+    ``defaults``.
+    """
+
+    #: True: `deltaprop.fit` feeds the whole training set at every step.
+    full_batch: bool = False
+    #: True: `step` must be given a closure that re-evaluates the loss.
+    requires_closure: bool = False
+
+    def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
+        name = type(self).__name__
+        if isinstance(params, Tensor):
+            raise TypeError(
+                f"{name}: params should be an iterable of Parameters or of dicts (param groups), "
+                "got a single Tensor; pass [tensor] or model.parameters()"
+            )
+        if hasattr(params, "parameters") and callable(params.parameters):
+            raise TypeError(f"{name}: got a {type(params).__name__} module; pass model.parameters() instead")
+        self.defaults = dict(defaults)
+        self.state: dict[Tensor, dict[str, Any]] = {}
+        self.param_groups: list[dict[str, Any]] = []
+        # Scratch arrays per parameter for intermediate results of an update.
+        # They hold no information between steps, so they are not in `state`.
+        self._scratch: dict[Tensor, list[Any]] = {}
+        groups = list(params)
+        if not groups:
+            raise ValueError(
+                f"{name}: got an empty parameter list; pass model.parameters() of a model that has "
+                "parameters (did you build the layers before creating the optimizer?)"
+            )
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        for group in groups:
+            self.add_param_group(group)
+
+    # ------------------------------------------------------------------ groups
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Add a group of parameters with its own hyperparameters (defaults fill the rest)."""
+        name = type(self).__name__
+        if not isinstance(param_group, dict):
+            raise TypeError(
+                f"{name}: a param group must be a dict with a 'params' entry, got "
+                f"{type(param_group).__name__}; mix of Parameters and dicts is not allowed"
+            )
+        group = dict(param_group)
+        params = group.get("params")
+        if params is None:
+            raise ValueError(f"{name}: param group {group!r} has no 'params' entry")
+        params = [params] if isinstance(params, Tensor) else list(params)
+        if not params:
+            raise ValueError(f"{name}: param group {len(self.param_groups)} has an empty 'params' list")
+        for p in params:
+            if not isinstance(p, Tensor):
+                raise TypeError(f"{name}: can only optimize Tensors/Parameters, got {type(p).__name__}")
+            if not p.is_leaf:
+                raise ValueError(
+                    f"{name}: can't optimize a non-leaf Tensor (made by op {p.grad_fn}); "
+                    "optimize the Parameters it was computed from"
+                )
+        seen = {id(p) for g in self.param_groups for p in g["params"]}
+        if len({id(p) for p in params}) != len(params) or seen & {id(p) for p in params}:
+            raise ValueError(f"{name}: some parameters appear in more than one place in the param groups")
+        group["params"] = params
+        for key, value in self.defaults.items():
+            group.setdefault(key, value)
+        self._check_group(group)
+        self.param_groups.append(group)
+
+    def _check_group(self, group: dict[str, Any]) -> None:
+        """Raise ValueError for hyperparameters outside their range (subclasses extend)."""
+        check_nonnegative(type(self).__name__, "lr", group.get("lr", 0.0), "a learning rate is a step size")
+
+    # ------------------------------------------------------------------ stepping
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Clear every parameter's gradient (to None, or to zeros in place)."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                if set_to_none:
+                    p.grad = None
+                elif p.grad is not None:
+                    p.grad[...] = 0
+
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """Update every parameter that has a gradient; returns ``closure()``'s loss if given."""
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            self._step_group(group)
+        return loss
+
+    def _step_group(self, group: dict[str, Any]) -> None:
+        """Update the group's parameters that have a gradient (an optimizer may override it for speed)."""
+        for p in group["params"]:
+            grad = p.grad
+            if grad is None:
+                continue
+            state = self.state.get(p)
+            if state is None:
+                state = self.state[p] = self._init_state(p, group)
+            self._update(p, grad, state, group)
+
+    def _init_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
+        return {}
+
+    def _update(self, p: Tensor, grad: Any, state: dict[str, Any], group: dict[str, Any]) -> None:
+        raise NotImplementedError(f"{type(self).__name__} must define _update(p, grad, state, group)")
+
+    # ------------------------------------------------------------------ helpers for subclasses
+    def _buffers(self, p: Tensor, grad: Any) -> list[Any]:
+        """Two scratch arrays shaped like ``p``, made on first use and reused every step.
+
+        Also checks that ``grad`` has ``p``'s shape: written into a buffer, a
+        smaller gradient would otherwise be broadcast silently.
+        """
+        bufs = self._scratch.get(p)
+        data = p.data
+        if bufs is None or bufs[0].shape != data.shape or bufs[0].dtype != data.dtype:
+            bufs = self._scratch[p] = [np.empty_like(data), np.empty_like(data)]
+        if grad.shape != data.shape:
+            raise ShapeError(
+                f"{type(self).__name__}.step: a parameter of shape {data.shape} has a gradient of shape "
+                f"{grad.shape}; p.grad must have the parameter's shape (was it set by hand?)"
+            )
+        return bufs
+
+    def _effective_grad(self, p: Tensor, grad: Any, group: dict[str, Any], out: Any) -> Any:
+        """The gradient the rule uses: ``-grad`` when maximizing, plus ``weight_decay * p`` (L2).
+
+        Returns ``grad`` itself when neither applies, else writes into ``out``.
+        """
+        weight_decay = group.get("weight_decay", 0)
+        maximize = group.get("maximize", False)
+        if weight_decay != 0:
+            np.multiply(p.data, weight_decay, out=out)
+            if maximize:
+                out -= grad
+            else:
+                out += grad
+            return out
+        if maximize:
+            return np.negative(grad, out=out)
+        return grad
+
+    # ------------------------------------------------------------------ saving
+    def state_dict(self) -> dict[str, Any]:
+        """State and hyperparameters with parameters replaced by their index (copies of arrays)."""
+        index: dict[int, int] = {}
+        groups = []
+        for group in self.param_groups:
+            entry = {k: _plain(v) for k, v in group.items() if k != "params"}
+            entry["params"] = [index.setdefault(id(p), len(index)) for p in group["params"]]
+            groups.append(entry)
+        state = {}
+        for p, values in self.state.items():
+            if id(p) in index:
+                state[index[id(p)]] = {k: _copy(v) for k, v in values.items()}
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore state and hyperparameters saved by `state_dict` (from any optimizer of this kind)."""
+        name = type(self).__name__
+        saved_groups = state_dict["param_groups"]
+        if len(saved_groups) != len(self.param_groups):
+            raise ValueError(
+                f"{name}.load_state_dict: the saved state has {len(saved_groups)} param groups, "
+                f"this optimizer has {len(self.param_groups)}; "
+                "build the optimizer the same way as the saved one"
+            )
+        by_index: dict[int, Tensor] = {}
+        for i, (group, saved) in enumerate(zip(self.param_groups, saved_groups, strict=True)):
+            if len(group["params"]) != len(saved["params"]):
+                raise ValueError(
+                    f"{name}.load_state_dict: param group {i} has {len(group['params'])} parameters but "
+                    f"the saved group has {len(saved['params'])}; the model does not match the saved one"
+                )
+            for p, j in zip(group["params"], saved["params"], strict=True):
+                by_index[int(j)] = p
+        new_state: dict[Tensor, dict[str, Any]] = {}
+        for key, values in state_dict["state"].items():
+            p = by_index.get(int(key))
+            if p is None:
+                raise ValueError(
+                    f"{name}.load_state_dict: state for parameter index {key} matches no parameter"
+                )
+            new_state[p] = {k: _restore(v, p) for k, v in values.items()}
+        for group, saved in zip(self.param_groups, saved_groups, strict=True):
+            for key, value in saved.items():
+                if key != "params":
+                    group[key] = tuple(value) if isinstance(value, list) and key == "betas" else value
+        self.state = new_state
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__} ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            for key in sorted(k for k in group if k != "params"):
+                lines.append(f"    {key}: {group[key]}")
+        lines.append(")")
+        return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- small helpers
+
+
+def check_nonnegative(owner: str, name: str, value: Any, why: str = "") -> None:
+    """Raise a ValueError naming ``owner`` when ``value`` is negative or not a finite number."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{owner}: {name} must be a number, got {value!r}") from None
+    if not number >= 0 or math.isinf(number):
+        hint = f" ({why})" if why else ""
+        raise ValueError(f"{owner}: {name} must be a finite number >= 0, got {value!r}{hint}")
+
+
+def check_range(owner: str, name: str, value: Any, low: float, high: float) -> None:
+    """Raise a ValueError unless ``low <= value < high``."""
+    if not (low <= float(value) < high):
+        raise ValueError(f"{owner}: {name} must be in [{low}, {high}), got {value!r}")
+
+
+def _plain(value: Any) -> Any:
+    """Hyperparameters as JSON-friendly values (tuples become lists)."""
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, np.ndarray) or type(value).__module__.startswith("cupy"):
+        return backend.to_numpy(value).copy()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _restore(value: Any, p: Tensor) -> Any:
+    """A saved state entry, as an array of ``p``'s dtype and backend, or a plain number."""
+    if isinstance(value, np.ndarray):
+        xp = backend.array_module(p.data)
+        return xp.array(value, dtype=p.data.dtype, copy=True)
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
