@@ -64,6 +64,7 @@ from deltaprop.ops import (
     where,
 )
 from deltaprop.random import generator, get_rng_state, manual_seed, set_rng_state
+from deltaprop.serialize import load, save
 from deltaprop.tensor import (
     Tensor,
     detect_anomaly,
@@ -71,6 +72,7 @@ from deltaprop.tensor import (
     is_grad_enabled,
     no_grad,
 )
+from deltaprop.train import History, fit
 
 float32 = "float32"
 float64 = "float64"
