@@ -1,0 +1,69 @@
+"""``deltaprop predict MODEL --data FILE.csv``: run a trained model on new rows.
+
+Writes one row per input row: the predicted class (by name) and each class's
+probability, or the predicted value(s) for regression; to --out or stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+
+import numpy as np
+
+from deltaprop.cli.common import (
+    class_probabilities,
+    forward_numpy,
+    load_model,
+    read_table,
+    say,
+    select_features,
+)
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "predict",
+        help="predict with a saved model",
+        description="Predict with a model written by 'deltaprop train'. Columns are matched by name "
+        "when the CSV has the training column names (extra columns such as the label are ignored).",
+    )
+    p.add_argument("model", metavar="MODEL", help="model.npz written by 'deltaprop train'")
+    p.add_argument("--data", required=True, metavar="FILE.csv", help="rows to predict (CSV with a header)")
+    p.add_argument("--out", metavar="FILE.csv", help="where to write predictions (default: stdout)")
+    p.set_defaults(command=run)
+    return p
+
+
+def predictions_table(model, info, X: np.ndarray) -> tuple[list[str], list[list]]:
+    """Header and rows of the predictions for the feature matrix X."""
+    outputs = forward_numpy(model, X)
+    if info.task == "classify":
+        names = info.class_names or [str(i) for i in range(outputs.shape[1])]
+        probs = class_probabilities(outputs, info.output)
+        header = ["prediction", *(f"p_{n}" for n in names)]
+        rows = [[names[int(i)], *(f"{p:.6g}" for p in row)] for i, row in zip(probs.argmax(1), probs,
+                                                                               strict=True)]
+        return header, rows
+    base = info.target_name or "prediction"
+    header = [base] if outputs.shape[1] == 1 else [f"{base}_{j}" for j in range(outputs.shape[1])]
+    return header, [[f"{v:.6g}" for v in row] for row in outputs]
+
+
+def run(args: argparse.Namespace) -> int:
+    model, info = load_model(args.model)
+    X, _, names = read_table(args.data, target=None)
+    X = select_features(X, names, model, info, args.data)
+    header, rows = predictions_table(model, info, X)
+    if args.out:
+        with open(args.out, "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(header)
+            writer.writerows(rows)
+        say(f"wrote {len(rows)} predictions to {args.out}")
+    else:
+        writer = csv.writer(sys.stdout)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return 0
