@@ -78,3 +78,14 @@ float32 = "float32"
 float64 = "float64"
 
 __version__ = "0.1.0"
+
+# Sub-packages load on first use (`dp.data.load_digits()`), so `import deltaprop` stays light.
+_SUBMODULES = ("backend", "compat", "data", "inspect", "nn", "optim", "serialize", "train")
+
+
+def __getattr__(name: str):
+    if name in _SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"deltaprop.{name}")
+    raise AttributeError(f"module 'deltaprop' has no attribute {name!r}")

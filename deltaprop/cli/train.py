@@ -43,11 +43,14 @@ from deltaprop.cli.common import (
 # beat scikit-learn's MLPClassifier (100 ReLU units, about 87.7% test accuracy).
 PRESETS: dict[str, dict] = {
     "digits": dict(hidden="256", activation="relu", optimizer="adam", lr=1e-3, epochs=30,
-                   batch_size=32, val_split=0.1, test_split=0.2),
+                   batch_size=32, val_split=0.1, test_split=0.2, patience=None, weight_decay=None,
+                   dropout=None),
     "fashion-mnist": dict(hidden="256,128", activation="relu", optimizer="adam", lr=1e-3, epochs=15,
-                          batch_size=128, val_split=0.0, test_split=0.2),
+                          batch_size=128, val_split=0.0, test_split=0.2, patience=None,
+                          weight_decay=None, dropout=None),
     "default": dict(hidden="64", activation="relu", optimizer="adam", lr=None, epochs=None,
-                    batch_size=32, val_split=0.1, test_split=0.2),
+                    batch_size=32, val_split=0.1, test_split=0.2, patience=None, weight_decay=None,
+                    dropout=None),
 }
 
 # Learning rates that work for standardized inputs, per optimizer (when --lr is not given).
@@ -70,6 +73,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     source.add_argument("--dataset", metavar="NAME",
                         help="a named data set: digits (default), fashion-mnist, mnist, xor, spirals, "
                         "moons, sine, parity, circles, iris, wine, breast-cancer, diabetes")
+    p.add_argument("--data-dir", metavar="DIR",
+                   help="folder holding the IDX files of --dataset mnist or fashion-mnist")
     p.add_argument("--target", metavar="COLUMN", help="the CSV column to predict (default: the last)")
     p.add_argument("--task", choices=("classify", "regress"), help="default: detected from the target")
     p.add_argument("--hidden", metavar="SIZES", help="hidden layer sizes, e.g. 64,32 (0: none)")
@@ -83,6 +88,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--val-split", type=float, help="fraction of the training set held out for validation")
     p.add_argument("--test-split", type=float,
                    help="fraction held out for the final test (data sets with a test set use it)")
+    p.add_argument("--patience", type=int, metavar="N",
+                   help="early stopping: stop after N epochs without a better validation loss and keep "
+                   "the best epoch's weights (needs --val-split > 0)")
+    p.add_argument("--weight-decay", type=float, metavar="L2", help="L2 penalty on the weights (default 0)")
+    p.add_argument("--dropout", type=float, metavar="P",
+                   help="drop each hidden unit with probability P while training (default 0)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--out", default="deltaprop-run", metavar="DIR",
                    help="output folder (default ./deltaprop-run)")
@@ -108,6 +119,9 @@ class Settings:
     test_split: float
     seed: int
     task: str = "classify"
+    patience: int | None = None
+    weight_decay: float | None = None
+    dropout: float | None = None
     extra: dict = field(default_factory=dict)
 
 
@@ -157,10 +171,25 @@ def choose_settings(args: argparse.Namespace, preset_name: str, task: str, n_tra
         value = pick(name)
         if not 0 <= value < 1:
             raise CLIError(f"--{name.replace('_', '-')} must be in [0, 1), got {value}")
+    patience = pick("patience")
+    if patience is not None:
+        if patience < 1:
+            raise CLIError(f"--patience must be >= 1 epoch, got {patience}")
+        if not pick("val_split") > 0:
+            raise CLIError(
+                "--patience watches the validation loss: give --val-split too, e.g. --val-split 0.1"
+            )
+    weight_decay = pick("weight_decay")
+    if weight_decay is not None and not weight_decay >= 0:
+        raise CLIError(f"--weight-decay must be >= 0, got {weight_decay}")
+    dropout = pick("dropout")
+    if dropout is not None and not 0 <= dropout < 1:
+        raise CLIError(f"--dropout must be in [0, 1), got {dropout}")
     return Settings(
         hidden=parse_hidden(pick("hidden")), activation=activation, loss=loss, optimizer=optimizer,
         lr=lr, momentum=momentum, epochs=epochs, batch_size=batch_size, val_split=pick("val_split"),
-        test_split=pick("test_split"), seed=args.seed, task=task,
+        test_split=pick("test_split"), seed=args.seed, task=task, patience=patience,
+        weight_decay=weight_decay or None, dropout=dropout or None,
     )
 
 
@@ -189,7 +218,7 @@ def load_data(args: argparse.Namespace) -> Data:
     else:
         if args.target:
             raise CLIError("--target names a column of a CSV file; use it with --data FILE.csv")
-        data = load_named_dataset(args.dataset or "digits", args.task)
+        data = load_named_dataset(args.dataset or "digits", args.task, getattr(args, "data_dir", None))
     if data.task == "classify":
         data.y, data.y_test, data.class_names = _encode_classes(data)
     else:
@@ -198,14 +227,23 @@ def load_data(args: argparse.Namespace) -> Data:
     return data
 
 
-def load_named_dataset(name: str, task: str | None) -> Data:
+def load_named_dataset(name: str, task: str | None, data_dir: str | None = None) -> Data:
     from deltaprop.data import DATASETS, load_dataset
 
     key = name.lower().replace("_", "-")
-    if key not in DATASETS:
-        raise CLIError(f"unknown dataset {name!r}; choose one of: {', '.join(sorted(DATASETS))} "
+    if key not in DATASETS and not (key.startswith("parity-") and key[len("parity-"):].isdigit()):
+        raise CLIError(f"unknown dataset {name!r}; choose one of: {', '.join(sorted(DATASETS))}, parity-N "
                        "(or pass your own with --data FILE.csv --target COLUMN)")
-    ds = load_dataset(key)
+    kwargs = {}
+    if data_dir is not None:
+        if key not in ("mnist", "fashion-mnist"):
+            raise CLIError(f"--data-dir is for --dataset mnist or fashion-mnist, not {key}")
+        kwargs["path"] = data_dir
+    try:
+        ds = load_dataset(key, **kwargs)
+    except (FileNotFoundError, ImportError) as exc:
+        hint = " (on the command line: --data-dir that/folder)" if key in ("mnist", "fashion-mnist") else ""
+        raise CLIError(f"{exc}{hint}") from None
     X = np.asarray(ds.X, np.float32).reshape(len(ds.X), -1)
     X_test = None if ds.X_test is None else np.asarray(ds.X_test, np.float32).reshape(len(ds.X_test), -1)
     names = list(ds.feature_names) if ds.feature_names is not None else [f"x{i}" for i in range(X.shape[1])]
@@ -270,6 +308,8 @@ def build_model(n_in: int, n_out: int, s: Settings):
     layers, width = [], n_in
     for size in s.hidden:
         layers += [nn.Linear(width, size), nn.activation(s.activation)]
+        if s.dropout:
+            layers.append(nn.Dropout(s.dropout))
         width = size
     layers.append(nn.Linear(width, n_out))
     output = "values"
@@ -315,6 +355,8 @@ def make_optimizer(model, s: Settings):
         hyper["lr"] = s.lr
     if s.momentum is not None:
         hyper["momentum"] = s.momentum
+    if s.weight_decay:
+        hyper["weight_decay"] = s.weight_decay
     try:
         return by_name(s.optimizer, model.parameters(), **hyper)
     except TypeError as exc:
@@ -383,7 +425,10 @@ def run(args: argparse.Namespace) -> int:
     say(f"network {net} {s.activation}, loss {s.loss}, optimizer {s.optimizer}"
         + (f" lr={s.lr:g}" if s.lr is not None else "") + (f" momentum={s.momentum:g}" if s.momentum else "")
         + f", {s.epochs} epochs, batch {s.batch_size or 'full'}"
-        + (f", validation {s.val_split:g}" if s.val_split else ""), quiet=quiet)
+        + (f", validation {s.val_split:g}" if s.val_split else "")
+        + (f", early stopping patience {s.patience}" if s.patience else "")
+        + (f", weight decay {s.weight_decay:g}" if s.weight_decay else "")
+        + (f", dropout {s.dropout:g}" if s.dropout else ""), quiet=quiet)
 
     metrics = ("accuracy",) if s.task == "classify" else ()  # fit's accuracy takes labels or one-hot rows
     # A live bar on a terminal; otherwise (pipes, logs, --no-progress) one line per epoch.
@@ -394,6 +439,7 @@ def run(args: argparse.Namespace) -> int:
     history = deltaprop.fit(
         model, Xs, ys, loss=loss_fn, optimizer=optimizer, epochs=s.epochs, batch_size=s.batch_size,
         validation_split=s.val_split, metrics=metrics, callbacks=callbacks, progress=progress, seed=s.seed,
+        early_stopping=s.patience,
     )
     seconds = time.perf_counter() - start
     if getattr(history, "stopped_reason", None):

@@ -228,6 +228,11 @@ def fit(
                     run.stop_reason = (
                         f"target_loss: loss {logs['loss']:.6g} <= {target_loss:g} at epoch {epoch}"
                     )
+                if getattr(optimizer, "stop_training", False) and not run.stop_training:
+                    # e.g. Levenberg-Marquardt: mu passed mu_max, no step lowers the loss any more
+                    run.stop_training = True
+                    reason = getattr(optimizer, "stopped_reason", None) or "the optimizer asked to stop"
+                    run.stop_reason = f"{type(optimizer).__name__}: {reason} (epoch {epoch})"
                 if run.stop_training:
                     history.stopped_reason = run.stop_reason or f"stopped by a callback at epoch {epoch}"
                 if checkpoint is not None and (

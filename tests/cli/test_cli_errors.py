@@ -75,6 +75,12 @@ def test_unknown_dataset(capsys, tmp_path):
         (["predict"], "MODEL"),
         (["train", "--data", "x.csv", "--dataset", "digits"], "not allowed with"),
         (["train", "--target", "label"], "--data"),
+        (["train", "--patience", "0"], "--patience"),
+        (["train", "--patience", "3", "--val-split", "0"], "--val-split"),
+        (["train", "--dropout", "1"], "--dropout"),
+        (["train", "--dataset", "xor", "--data-dir", "."], "--data-dir"),
+        (["train", "--dataset", "mnist", "--data-dir", "/nonexistent/mnist"], "--data-dir"),
+        (["train", "--weight-decay", "-0.1"], "--weight-decay"),
     ],
 )
 def test_usage_errors_are_one_line(capsys, tmp_path, argv, needle):

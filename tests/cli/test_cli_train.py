@@ -54,6 +54,31 @@ def test_saved_model_takes_raw_inputs(tmp_path, digits_arrays):
     assert info["class_names"] == [str(i) for i in range(10)] and info["task"] == "classify"
 
 
+def test_early_stopping_dropout_and_weight_decay(tmp_path, capsys):
+    """--patience stops on the validation loss and keeps the best epoch; --dropout layers save and load."""
+    out = tmp_path / "run"
+    argv = ["train", "--hidden", "32", "--dropout", "0.3", "--weight-decay", "1e-3", "--val-split", "0.2",
+            "--patience", "1", "--epochs", "200", "--lr", "0.01", "--out", str(out), "--no-progress"]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "early stopping patience 1" in text and "dropout 0.3" in text and "weight decay 0.001" in text
+    history = json.loads((out / "history.json").read_text())
+    losses = history["history"]["val_loss"] if "history" in history else history["val_loss"]
+    assert len(losses) < 200  # it stopped
+    assert "stopped: early_stopping" in text
+    model = load(out / "model.npz")
+    assert any(type(m).__name__ == "Dropout" for m in model.modules())
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["settings"]["patience"] == 1 and summary["test_accuracy"] > 0.9
+
+
+def test_parity_n_is_a_named_dataset(tmp_path):
+    out = tmp_path / "run"
+    assert main(["train", "--dataset", "parity-3", "--epochs", "2", "--out", str(out), "--quiet"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["dataset"] == "parity-3" and summary["network"].startswith("3-")
+
+
 def test_options_shape_the_network_and_run(tmp_path, capsys):
     out = tmp_path / "run"
     code = main(["train", "--hidden", "16,8", "--activation", "tanh", "--optimizer", "sgd", "--lr", "0.05",

@@ -160,6 +160,18 @@ def test_lm_through_deltaprop_fit():
     assert float(np.mean((model_output(model, x) - y) ** 2)) < 1e-4
 
 
+def test_fit_stops_when_lm_reaches_mu_max():
+    """A linear model on exactly linear data: after the exact step nothing lowers the loss, mu climbs."""
+    x = np.random.default_rng(0).normal(size=(30, 2))
+    y = x @ np.array([[2.0], [-1.0]]) + 0.5
+    model = nn.Linear(2, 1, dtype=np.float64)
+    opt = LevenbergMarquardt(model.parameters(), mu=1e-3, mu_max=1e2)
+    history = dp.fit(model, x, y, loss="mse", optimizer=opt, epochs=50, progress=False)
+    assert history.epochs_run < 50
+    assert "LevenbergMarquardt" in history.stopped_reason and "mu_max" in history.stopped_reason
+    np.testing.assert_allclose(model.weight.data, [[2.0, -1.0]], atol=1e-8)
+
+
 def test_gauss_newton_with_line_search_fits_sine():
     x, y = sine_data()
     model = tanh_net(seed=0)

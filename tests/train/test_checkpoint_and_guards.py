@@ -9,12 +9,10 @@ import numpy as np
 import pytest
 
 import deltaprop as dp
-from deltaprop import nn
+from deltaprop import nn, optim
 from deltaprop.serialize import load_checkpoint
 from deltaprop.train import Callback
 from deltaprop.train.progress import PlainBar, make_bar, wants_progress
-
-from .optimizers import LocalSGD, adam
 
 
 def classification_data(n=96, seed=0):
@@ -41,11 +39,25 @@ class Interrupt(Callback):
 
 def train(model, path=None, resume=None, callbacks=(), epochs=6):
     X, labels = classification_data()
-    return dp.fit(model, X, labels, loss=nn.CrossEntropyLoss(), optimizer=adam(model.parameters(), lr=0.01),
-                  epochs=epochs, batch_size=16, shuffle=True, validation_split=0.25, metrics=["accuracy"],
-                  early_stopping=dp.train.EarlyStopping(patience=50, monitor="val_loss"), seed=7,
-                  checkpoint=path, checkpoint_every=2, resume_from=resume, callbacks=callbacks,
-                  progress=False)
+    return dp.fit(
+        model,
+        X,
+        labels,
+        loss=nn.CrossEntropyLoss(),
+        optimizer=optim.Adam(model.parameters(), lr=0.01),
+        epochs=epochs,
+        batch_size=16,
+        shuffle=True,
+        validation_split=0.25,
+        metrics=["accuracy"],
+        early_stopping=dp.train.EarlyStopping(patience=50, monitor="val_loss"),
+        seed=7,
+        checkpoint=path,
+        checkpoint_every=2,
+        resume_from=resume,
+        callbacks=callbacks,
+        progress=False,
+    )
 
 
 def test_resume_gives_bit_identical_weights_with_shuffling_dropout_and_adam(tmp_path):
@@ -94,10 +106,25 @@ def test_resume_with_other_arguments_warns(tmp_path):
     model = make_model()
     path = tmp_path / "c.npz"
     common = dict(loss="cross_entropy", epochs=1, seed=1, progress=False)
-    dp.fit(model, X, labels, optimizer=LocalSGD(model.parameters()), batch_size=8, checkpoint=path, **common)
+    dp.fit(
+        model,
+        X,
+        labels,
+        optimizer=optim.SGD(model.parameters(), lr=0.1),
+        batch_size=8,
+        checkpoint=path,
+        **common,
+    )
     with pytest.warns(UserWarning, match="batch_size=8 -> 4"):
-        dp.fit(model, X, labels, optimizer=LocalSGD(model.parameters()), batch_size=4, resume_from=path,
-               **{**common, "epochs": 2})
+        dp.fit(
+            model,
+            X,
+            labels,
+            optimizer=optim.SGD(model.parameters(), lr=0.1),
+            batch_size=4,
+            resume_from=path,
+            **{**common, "epochs": 2},
+        )
 
 
 # --------------------------------------------------------------------------- non-finite guards
@@ -115,8 +142,16 @@ def exploding_setup():
 def test_a_huge_learning_rate_raises_naming_epoch_batch_and_place():
     model, X, y = exploding_setup()
     with pytest.raises(dp.NonFiniteError) as info:
-        dp.fit(model, X, y, loss="mse", optimizer=LocalSGD(model.parameters(), lr=1e6), epochs=5,
-               batch_size=16, progress=False)
+        dp.fit(
+            model,
+            X,
+            y,
+            loss="mse",
+            optimizer=optim.SGD(model.parameters(), lr=1e6),
+            epochs=5,
+            batch_size=16,
+            progress=False,
+        )
     err = info.value
     assert err.epoch == 1 and err.batch is not None and 1 <= err.batch <= 4
     message = str(err)
@@ -130,8 +165,15 @@ def test_a_nan_weight_is_named_by_module_path():
     model, X, y = exploding_setup()
     model[2].weight.data[0, 3] = np.nan
     with pytest.raises(dp.NonFiniteError) as info:
-        dp.fit(model, X, y, loss="mse", optimizer=LocalSGD(model.parameters(), lr=0.01), epochs=1,
-               progress=False)
+        dp.fit(
+            model,
+            X,
+            y,
+            loss="mse",
+            optimizer=optim.SGD(model.parameters(), lr=0.01),
+            epochs=1,
+            progress=False,
+        )
     assert info.value.where == "2 (Linear).weight"
     assert (info.value.epoch, info.value.batch) == (1, 1)
 
@@ -140,7 +182,7 @@ def test_non_finite_data_is_refused_up_front():
     model, X, y = exploding_setup()
     X[5, 1] = np.inf
     with pytest.raises(ValueError, match="X contains inf at row 5, column 1"):
-        dp.fit(model, X, y, loss="mse", optimizer=LocalSGD(model.parameters(), lr=0.01), progress=False)
+        dp.fit(model, X, y, loss="mse", optimizer=optim.SGD(model.parameters(), lr=0.01), progress=False)
 
 
 def test_overflow_inside_a_module_is_located():
@@ -149,8 +191,15 @@ def test_overflow_inside_a_module_is_located():
         model[0].weight.data[...] = 1e30  # every hidden unit saturates to the same +-1 ...
         model[2].weight.data[...] = 1e38  # ... so Linear 2 sums 16 values of +-1e38: beyond float32
     with pytest.raises(dp.NonFiniteError) as info:
-        dp.fit(model, X, y, loss="mse", optimizer=LocalSGD(model.parameters(), lr=0.01), epochs=1,
-               progress=False)
+        dp.fit(
+            model,
+            X,
+            y,
+            loss="mse",
+            optimizer=optim.SGD(model.parameters(), lr=0.01),
+            epochs=1,
+            progress=False,
+        )
     assert info.value.where == "2 (Linear)"
     assert "output of module '2 (Linear)'" in str(info.value)
 
@@ -158,8 +207,17 @@ def test_overflow_inside_a_module_is_located():
 def test_detect_anomaly_names_the_op_and_the_batch():
     model, X, y = exploding_setup()
     with pytest.raises(dp.NonFiniteError) as info:
-        dp.fit(model, X, y, loss="mse", optimizer=LocalSGD(model.parameters(), lr=1e6), epochs=5,
-               batch_size=16, detect_anomaly=True, progress=False)
+        dp.fit(
+            model,
+            X,
+            y,
+            loss="mse",
+            optimizer=optim.SGD(model.parameters(), lr=1e6),
+            epochs=5,
+            batch_size=16,
+            detect_anomaly=True,
+            progress=False,
+        )
     assert info.value.epoch == 1 and info.value.batch is not None
     assert "forward of" in str(info.value) or "backward of" in str(info.value)
 
@@ -179,8 +237,18 @@ def test_check_finite_grads_catches_a_gradient_before_the_update():
             before = run.model.state_dict()
 
     with pytest.raises(dp.NonFiniteError) as info:
-        dp.fit(model, X, y, loss="mse", optimizer=LocalSGD(model.parameters(), lr=0.01), epochs=1,
-               batch_size=16, check_finite="grads", callbacks=[Remember(), BadGrad()], progress=False)
+        dp.fit(
+            model,
+            X,
+            y,
+            loss="mse",
+            optimizer=optim.SGD(model.parameters(), lr=0.01),
+            epochs=1,
+            batch_size=16,
+            check_finite="grads",
+            callbacks=[Remember(), BadGrad()],
+            progress=False,
+        )
     assert info.value.where == "0 (Linear).bias" and info.value.batch == 2
     for name, value in model.state_dict().items():  # the bad update never happened
         np.testing.assert_array_equal(value, before[name])
@@ -210,7 +278,7 @@ def test_progress_auto_is_off_without_a_terminal_and_fit_prints_nothing(capsys):
         wants_progress("yes")
     model = nn.Linear(4, 2)
     X, labels = classification_data(n=8)
-    dp.fit(model, X, labels, loss="cross_entropy", optimizer=LocalSGD(model.parameters()), epochs=1)
+    dp.fit(model, X, labels, loss="cross_entropy", optimizer=optim.SGD(model.parameters(), lr=0.1), epochs=1)
     assert capsys.readouterr().out == ""
 
 
@@ -220,8 +288,16 @@ def test_fit_with_the_plain_bar_writes_carriage_return_lines(monkeypatch, capsys
     monkeypatch.setattr(progress, "_tqdm_class", lambda: None)
     model = nn.Linear(4, 2)
     X, labels = classification_data(n=8)
-    dp.fit(model, X, labels, loss="cross_entropy", optimizer=LocalSGD(model.parameters()), epochs=3,
-           progress=True, metrics=["accuracy"])
+    dp.fit(
+        model,
+        X,
+        labels,
+        loss="cross_entropy",
+        optimizer=optim.SGD(model.parameters(), lr=0.1),
+        epochs=3,
+        progress=True,
+        metrics=["accuracy"],
+    )
     out = capsys.readouterr().out
     assert "\r" in out and "epoch 3/3" in out and "accuracy" in out and out.endswith("\n")
 
@@ -230,7 +306,14 @@ def test_fit_uses_tqdm_when_installed(capsys):
     pytest.importorskip("tqdm")
     model = nn.Linear(4, 2)
     X, labels = classification_data(n=8)
-    dp.fit(model, X, labels, loss="cross_entropy", optimizer=LocalSGD(model.parameters()), epochs=2,
-           progress=True)
+    dp.fit(
+        model,
+        X,
+        labels,
+        loss="cross_entropy",
+        optimizer=optim.SGD(model.parameters(), lr=0.1),
+        epochs=2,
+        progress=True,
+    )
     err = capsys.readouterr().err  # tqdm writes to stderr
     assert "epoch 2/2" in err and "it/s" in err

@@ -6,10 +6,8 @@ import numpy as np
 import pytest
 
 import deltaprop as dp
-from deltaprop import nn
+from deltaprop import nn, optim
 from deltaprop.train import Callback, EarlyStopping, LambdaCallback
-
-from .optimizers import LocalSGD, adam, sgd
 
 XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
 XOR_Y = np.array([[0], [1], [1], [0]], dtype=np.float32)
@@ -25,8 +23,17 @@ def regression_data(n=64, seed=0):
 def test_xor_is_learned_with_full_batch_sgd_momentum():
     dp.manual_seed(0)
     model = nn.Sequential(nn.Linear(2, 4), nn.Tanh(), nn.Linear(4, 1), nn.Sigmoid())
-    history = dp.fit(model, XOR_X, XOR_Y, loss="mse", optimizer=sgd(model.parameters(), lr=0.5, momentum=0.9),
-                     epochs=2000, batch_size=None, metrics=["accuracy"], progress=False)
+    history = dp.fit(
+        model,
+        XOR_X,
+        XOR_Y,
+        loss="mse",
+        optimizer=optim.SGD(model.parameters(), lr=0.5, momentum=0.9),
+        epochs=2000,
+        batch_size=None,
+        metrics=["accuracy"],
+        progress=False,
+    )
     assert history.history["loss"][-1] < 0.01
     assert history.history["accuracy"][-1] == 1.0
     assert history.epochs_run == 2000 and history.stopped_reason is None
@@ -39,8 +46,16 @@ def test_xor_is_learned_with_full_batch_sgd_momentum():
 def test_full_batch_gradient_descent_reaches_the_least_squares_solution():
     X, y = regression_data()
     model = nn.Linear(3, 1, dtype=np.float64)
-    dp.fit(model, X, y, loss=nn.MSELoss(), optimizer=LocalSGD(model.parameters(), lr=0.2),
-           epochs=600, batch_size=None, progress=False)
+    dp.fit(
+        model,
+        X,
+        y,
+        loss=nn.MSELoss(),
+        optimizer=optim.SGD(model.parameters(), lr=0.2),
+        epochs=600,
+        batch_size=None,
+        progress=False,
+    )
     design = np.hstack([X, np.ones((len(X), 1))])
     solution, *_ = np.linalg.lstsq(design, y, rcond=None)
     np.testing.assert_allclose(model.weight.data.ravel(), solution[:3, 0], rtol=0, atol=1e-10)
@@ -51,8 +66,16 @@ def test_full_batch_first_step_is_the_hand_computed_gradient_step():
     X, y = regression_data(n=8)
     model = nn.Linear(3, 1, dtype=np.float64)
     w0, b0 = model.weight.data.copy(), model.bias.data.copy()
-    dp.fit(model, X, y, loss="mse", optimizer=LocalSGD(model.parameters(), lr=0.1), epochs=1,
-           batch_size=None, progress=False)
+    dp.fit(
+        model,
+        X,
+        y,
+        loss="mse",
+        optimizer=optim.SGD(model.parameters(), lr=0.1),
+        epochs=1,
+        batch_size=None,
+        progress=False,
+    )
     residual = X @ w0.T + b0 - y  # dMSE/dprediction = 2 r / N
     np.testing.assert_allclose(model.weight.data, w0 - 0.1 * 2 * residual.T @ X / len(X), atol=1e-14)
     np.testing.assert_allclose(model.bias.data, b0 - 0.1 * 2 * residual.sum(0) / len(X), atol=1e-14)
@@ -62,13 +85,21 @@ def test_minibatch_history_lengths_and_epoch_loss_is_the_size_weighted_batch_mea
     X, y = regression_data(n=100)
     dp.manual_seed(1)
     model = nn.Sequential(nn.Linear(3, 8), nn.ReLU(), nn.Linear(8, 1))
-    history = dp.fit(model, X, y, loss="mse", optimizer=sgd(model.parameters(), lr=0.01), epochs=5,
-                     batch_size=32, progress=False)
+    history = dp.fit(
+        model,
+        X,
+        y,
+        loss="mse",
+        optimizer=optim.SGD(model.parameters(), lr=0.01),
+        epochs=5,
+        batch_size=32,
+        progress=False,
+    )
     assert len(history.iteration_loss) == 5 * 4  # 32 + 32 + 32 + 4
     assert len(history["loss"]) == 5 and history.epochs_run == 5
     sizes = np.array([32, 32, 32, 4])
     for epoch in range(5):
-        batch_losses = np.array(history.iteration_loss[4 * epoch:4 * epoch + 4])
+        batch_losses = np.array(history.iteration_loss[4 * epoch : 4 * epoch + 4])
         assert history["loss"][epoch] == pytest.approx(float(batch_losses @ sizes / 100), rel=1e-12)
 
 
@@ -76,8 +107,19 @@ def test_validation_split_holds_out_the_last_fraction_after_a_seeded_shuffle():
     X, y = regression_data(n=40)
     dp.manual_seed(5)
     model = nn.Linear(3, 1, dtype=np.float64)
-    history = dp.fit(model, X, y, loss="mse", optimizer=LocalSGD(model.parameters(), lr=0.05), epochs=1,
-                     batch_size=8, validation_split=0.25, seed=3, progress=False, metrics=["mae"])
+    history = dp.fit(
+        model,
+        X,
+        y,
+        loss="mse",
+        optimizer=optim.SGD(model.parameters(), lr=0.05),
+        epochs=1,
+        batch_size=8,
+        validation_split=0.25,
+        seed=3,
+        progress=False,
+        metrics=["mae"],
+    )
     held_out = np.random.default_rng(3).permutation(40)[30:]
     prediction = X[held_out] @ model.weight.data.T + model.bias.data
     assert history["val_loss"][0] == pytest.approx(np.mean((prediction - y[held_out]) ** 2), rel=1e-12)
@@ -88,8 +130,17 @@ def test_validation_split_holds_out_the_last_fraction_after_a_seeded_shuffle():
 def test_target_loss_stops_and_says_why():
     dp.manual_seed(0)
     model = nn.Sequential(nn.Linear(2, 4), nn.Tanh(), nn.Linear(4, 1), nn.Sigmoid())
-    history = dp.fit(model, XOR_X, XOR_Y, loss="mse", optimizer=sgd(model.parameters(), lr=0.5, momentum=0.9),
-                     epochs=5000, batch_size=None, target_loss=0.01, progress=False)
+    history = dp.fit(
+        model,
+        XOR_X,
+        XOR_Y,
+        loss="mse",
+        optimizer=optim.SGD(model.parameters(), lr=0.5, momentum=0.9),
+        epochs=5000,
+        batch_size=None,
+        target_loss=0.01,
+        progress=False,
+    )
     assert history["loss"][-1] <= 0.01 < history["loss"][-2]
     assert history.epochs_run == len(history["loss"]) < 5000
     assert history.stopped_reason.startswith("target_loss")
@@ -108,9 +159,19 @@ def test_early_stopping_restores_the_best_weights():
     X_val, y_val = X, -y  # fitting the training set makes the validation loss worse
     model = nn.Linear(3, 1, dtype=np.float64)
     snapshots = Snapshots()
-    history = dp.fit(model, X, y, loss="mse", optimizer=LocalSGD(model.parameters(), lr=0.05), epochs=100,
-                     batch_size=8, validation_data=(X_val, y_val), early_stopping=3, callbacks=[snapshots],
-                     progress=False)
+    history = dp.fit(
+        model,
+        X,
+        y,
+        loss="mse",
+        optimizer=optim.SGD(model.parameters(), lr=0.05),
+        epochs=100,
+        batch_size=8,
+        validation_data=(X_val, y_val),
+        early_stopping=3,
+        callbacks=[snapshots],
+        progress=False,
+    )
     best = int(np.argmin(history["val_loss"])) + 1
     assert history.best_epoch == best
     assert history.epochs_run == best + 3 < 100
@@ -123,8 +184,17 @@ def test_early_stopping_object_on_loss_with_min_delta():
     X, y = regression_data(n=32)
     model = nn.Linear(3, 1, dtype=np.float64)
     stopper = EarlyStopping(patience=2, min_delta=1e-3, monitor="loss")
-    history = dp.fit(model, X, y, loss="mse", optimizer=LocalSGD(model.parameters(), lr=0.1), epochs=500,
-                     batch_size=None, early_stopping=stopper, progress=False)
+    history = dp.fit(
+        model,
+        X,
+        y,
+        loss="mse",
+        optimizer=optim.SGD(model.parameters(), lr=0.1),
+        epochs=500,
+        batch_size=None,
+        early_stopping=stopper,
+        progress=False,
+    )
     losses = history["loss"]
     assert history.epochs_run < 500
     # the last improvement larger than min_delta happened patience epochs before the end
@@ -135,8 +205,16 @@ def test_early_stopping_without_validation_data_names_the_fix():
     model = nn.Linear(3, 1)
     X, y = regression_data(n=8)
     with pytest.raises(ValueError, match="validation_data"):
-        dp.fit(model, X, y, loss="mse", optimizer=LocalSGD(model.parameters()), epochs=2,
-               early_stopping=EarlyStopping(monitor="val_loss"), progress=False)
+        dp.fit(
+            model,
+            X,
+            y,
+            loss="mse",
+            optimizer=optim.SGD(model.parameters(), lr=0.1),
+            epochs=2,
+            early_stopping=EarlyStopping(monitor="val_loss"),
+            progress=False,
+        )
 
 
 def test_classification_metrics_on_train_and_validation():
@@ -145,10 +223,19 @@ def test_classification_metrics_on_train_and_validation():
     labels = (X[:, 0] + X[:, 1] > 0).astype(np.int64)
     dp.manual_seed(0)
     model = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 2))
-    optimizer = adam(model.parameters(), lr=0.05)
-    history = dp.fit(model, X[:90], labels[:90], loss=nn.CrossEntropyLoss(), optimizer=optimizer, epochs=30,
-                     batch_size=16, validation_data=(X[90:], labels[90:]),
-                     metrics=["accuracy"], progress=False)
+    optimizer = optim.Adam(model.parameters(), lr=0.05)
+    history = dp.fit(
+        model,
+        X[:90],
+        labels[:90],
+        loss=nn.CrossEntropyLoss(),
+        optimizer=optimizer,
+        epochs=30,
+        batch_size=16,
+        validation_data=(X[90:], labels[90:]),
+        metrics=["accuracy"],
+        progress=False,
+    )
     assert set(history.history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
     predicted = dp.train.predict(model, X[90:]).argmax(1)
     assert history["val_accuracy"][-1] == pytest.approx(np.mean(predicted == labels[90:]))
@@ -157,8 +244,15 @@ def test_classification_metrics_on_train_and_validation():
 
 def test_callback_hooks_run_at_the_documented_points():
     X, y = regression_data(n=20)
-    counts = {"train_begin": 0, "epoch_begin": 0, "batch_begin": 0, "after_backward": 0, "batch_end": 0,
-              "epoch_end": 0, "train_end": 0}
+    counts = {
+        "train_begin": 0,
+        "epoch_begin": 0,
+        "batch_begin": 0,
+        "after_backward": 0,
+        "batch_end": 0,
+        "epoch_end": 0,
+        "train_end": 0,
+    }
     seen_grads = []
 
     def after_backward(run):
@@ -175,10 +269,26 @@ def test_callback_hooks_run_at_the_documented_points():
         on_train_end=lambda run: counts.__setitem__("train_end", counts["train_end"] + 1),
     )
     model = nn.Linear(3, 1)
-    dp.fit(model, X, y, loss="mse", optimizer=LocalSGD(model.parameters(), lr=0.01), epochs=3,
-           batch_size=8, callbacks=[callback], progress=False)
-    assert counts == {"train_begin": 1, "epoch_begin": 3, "batch_begin": 9, "after_backward": 9,
-                      "batch_end": 9, "epoch_end": 3, "train_end": 1}
+    dp.fit(
+        model,
+        X,
+        y,
+        loss="mse",
+        optimizer=optim.SGD(model.parameters(), lr=0.01),
+        epochs=3,
+        batch_size=8,
+        callbacks=[callback],
+        progress=False,
+    )
+    assert counts == {
+        "train_begin": 1,
+        "epoch_begin": 3,
+        "batch_begin": 9,
+        "after_backward": 9,
+        "batch_end": 9,
+        "epoch_end": 3,
+        "train_end": 1,
+    }
     assert all(seen_grads)
     with pytest.raises(TypeError, match="on_epoch_ned"):
         LambdaCallback(on_epoch_ned=print)
@@ -193,8 +303,16 @@ def test_a_callback_can_stop_training_and_record_its_own_series():
 
     X, y = regression_data(n=16)
     model = nn.Linear(3, 1)
-    history = dp.fit(model, X, y, loss="mse", optimizer=LocalSGD(model.parameters(), lr=0.01), epochs=10,
-                     callbacks=[StopAtThree()], progress=False)
+    history = dp.fit(
+        model,
+        X,
+        y,
+        loss="mse",
+        optimizer=optim.SGD(model.parameters(), lr=0.01),
+        epochs=10,
+        callbacks=[StopAtThree()],
+        progress=False,
+    )
     assert history.epochs_run == 3
     assert history.stopped_reason == "stopped by a callback at epoch 3"
     assert history["twice_loss"] == [2 * v for v in history["loss"]]
@@ -220,15 +338,16 @@ def test_fit_step_protocol_and_full_batch_optimizers():
     X, y = regression_data(n=50)
     model = nn.Linear(3, 1, dtype=np.float64)
     optimizer = NewtonLike(model)
-    history = dp.fit(model, X, y, loss="mse", optimizer=optimizer, epochs=2, batch_size=8, progress=False,
-                     metrics=["r2"])
+    history = dp.fit(
+        model, X, y, loss="mse", optimizer=optimizer, epochs=2, batch_size=8, progress=False, metrics=["r2"]
+    )
     assert optimizer.batch_sizes == [50, 50]  # full_batch overrides batch_size
     assert history["loss"][1] < history["loss"][0]
     assert 0.99 < history["r2"][1] <= 1.0
 
 
 def test_closure_optimizers_get_a_closure():
-    class ClosureSGD(LocalSGD):
+    class ClosureSGD(optim.SGD):
         requires_closure = True
 
         def step(self, closure=None):
@@ -240,10 +359,26 @@ def test_closure_optimizers_get_a_closure():
     model = nn.Linear(3, 1, dtype=np.float64)
     reference = nn.Linear(3, 1, dtype=np.float64)
     reference.load_state_dict(model.state_dict())
-    dp.fit(model, X, y, loss="mse", optimizer=ClosureSGD(model.parameters(), lr=0.1), epochs=3,
-           batch_size=None, progress=False)
-    dp.fit(reference, X, y, loss="mse", optimizer=LocalSGD(reference.parameters(), lr=0.1), epochs=3,
-           batch_size=None, progress=False)
+    dp.fit(
+        model,
+        X,
+        y,
+        loss="mse",
+        optimizer=ClosureSGD(model.parameters(), lr=0.1),
+        epochs=3,
+        batch_size=None,
+        progress=False,
+    )
+    dp.fit(
+        reference,
+        X,
+        y,
+        loss="mse",
+        optimizer=optim.SGD(reference.parameters(), lr=0.1),
+        epochs=3,
+        batch_size=None,
+        progress=False,
+    )
     np.testing.assert_array_equal(model.weight.data, reference.weight.data)
 
 
@@ -265,20 +400,29 @@ def test_scheduler_is_stepped_once_per_epoch_with_a_metric_when_it_wants_one():
 
     X, y = regression_data(n=10)
     model = nn.Linear(3, 1)
-    optimizer = LocalSGD(model.parameters(), lr=0.08)
+    optimizer = optim.SGD(model.parameters(), lr=0.08)
     halve = Halve(optimizer)
     dp.fit(model, X, y, loss="mse", optimizer=optimizer, epochs=3, scheduler=halve, progress=False)
     assert halve.calls == 3 and optimizer.param_groups[0]["lr"] == 0.01
     plateau = Plateau()
-    history = dp.fit(model, X, y, loss="mse", optimizer=optimizer, epochs=2, scheduler=plateau,
-                     validation_data=(X, y), progress=False)
+    history = dp.fit(
+        model,
+        X,
+        y,
+        loss="mse",
+        optimizer=optimizer,
+        epochs=2,
+        scheduler=plateau,
+        validation_data=(X, y),
+        progress=False,
+    )
     assert plateau.metrics == history["val_loss"]
 
 
 def test_bad_arguments_are_named():
     model = nn.Linear(3, 1)
     X, y = regression_data(n=10)
-    optimizer = LocalSGD(model.parameters())
+    optimizer = optim.SGD(model.parameters(), lr=0.1)
     with pytest.raises(dp.ShapeError, match="X has 10 rows but y has 9"):
         dp.fit(model, X, y[:9], loss="mse", optimizer=optimizer, progress=False)
     with pytest.raises(ValueError, match="batch_size"):
@@ -295,8 +439,16 @@ def test_integer_features_and_float64_data_are_cast_to_the_model_dtype():
     y = np.array([[1.0], [1.0], [2.0]])  # float64
     seen = []
     callback = LambdaCallback(on_batch_begin=lambda run: seen.append((run.x_batch.dtype, run.y_batch.dtype)))
-    dp.fit(model, X, y, loss="mse", optimizer=LocalSGD(model.parameters()), epochs=1, callbacks=[callback],
-           progress=False)
+    dp.fit(
+        model,
+        X,
+        y,
+        loss="mse",
+        optimizer=optim.SGD(model.parameters(), lr=0.1),
+        epochs=1,
+        callbacks=[callback],
+        progress=False,
+    )
     assert seen == [(np.float32, np.float32)]
     assert model.weight.dtype == np.float32
 
@@ -304,8 +456,17 @@ def test_integer_features_and_float64_data_are_cast_to_the_model_dtype():
 def test_history_json_round_trip(tmp_path):
     X, y = regression_data(n=10)
     model = nn.Linear(3, 1)
-    history = dp.fit(model, X, y, loss="mse", optimizer=LocalSGD(model.parameters(), lr=0.01), epochs=2,
-                     validation_split=0.2, seed=0, progress=False)
+    history = dp.fit(
+        model,
+        X,
+        y,
+        loss="mse",
+        optimizer=optim.SGD(model.parameters(), lr=0.01),
+        epochs=2,
+        validation_split=0.2,
+        seed=0,
+        progress=False,
+    )
     history.to_json(tmp_path / "history.json")
     import json
 
