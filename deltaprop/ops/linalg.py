@@ -61,10 +61,10 @@ def linear(x, weight, bias=None) -> Tensor:
     entering the first layer). ``weight.T`` is a view, so BLAS reads W transposed
     in place instead of copying it.
     """
-    if not isinstance(x, Tensor):
-        x = as_tensor(x)
     if not isinstance(weight, Tensor):
         weight = as_tensor(weight)
+    if not isinstance(x, Tensor):
+        x = as_tensor(x, like=weight)  # data takes the layer's precision: float64 arrays don't upcast it
     xd, wd = x.data, weight.data
     if xd.shape[-1] != wd.shape[1]:
         raise ShapeError(
@@ -72,7 +72,9 @@ def linear(x, weight, bias=None) -> Tensor:
             f"{wd.shape[1]} (weight shape {wd.shape}, i.e. out={wd.shape[0]}, "
             f"in={wd.shape[1]}); give the layer in_features={xd.shape[-1]} or fix the data"
         )
-    if xd.dtype != wd.dtype and xd.dtype.kind != "f":
+    if xd.dtype != wd.dtype and (xd.dtype.kind != "f" or not x.requires_grad):
+        # Data (no gradient wanted) is cast to the layer's dtype, so a float32 layer fed float64
+        # data stays float32; a float64 tensor that needs its gradient promotes, as in NumPy.
         xd = xd.astype(wd.dtype)
     out = xd @ wd.T
     if bias is None:

@@ -174,3 +174,16 @@ def test_init_is_repeatable_with_a_seed_and_keeps_dtype() -> None:
     np.testing.assert_array_equal(again.weight.data, first)
     assert again.weight.dtype == np.float32
     assert np.abs(first).max() <= 1 / math.sqrt(5)
+
+
+def test_float32_layer_fed_float64_data_stays_float32():
+    """No silent upcast: data (arrays, or tensors without requires_grad) takes the layer's dtype."""
+    layer = nn.Linear(3, 2)
+    x64 = np.random.default_rng(0).normal(size=(4, 3))
+    for x in (x64, dp.tensor(x64)):
+        out = layer(x)
+        assert out.dtype == np.float32
+        out.sum().backward()
+        assert layer.weight.grad.dtype == np.float32
+        np.testing.assert_allclose(layer.weight.grad, np.ones((2, 4)) @ x64, rtol=1e-5)
+        layer.zero_grad()
