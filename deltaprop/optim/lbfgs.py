@@ -28,6 +28,10 @@ class LBFGS(Optimizer):
     """Limited-memory BFGS (``torch.optim.LBFGS`` semantics; one parameter group)."""
 
     requires_closure = True
+    # Its curvature pairs are differences of gradients at two points; with mini-batches the two
+    # gradients come from different data and the pairs are noise (steps blow up), so `fit` feeds
+    # it the whole training set each epoch, as PyTorch's docs advise for torch.optim.LBFGS.
+    full_batch = True
 
     def __init__(
         self,

@@ -172,6 +172,28 @@ def test_fit_stops_when_lm_reaches_mu_max():
     np.testing.assert_allclose(model.weight.data, [[2.0, -1.0]], atol=1e-8)
 
 
+def test_fit_gives_lbfgs_the_whole_training_set():
+    """fit's default batch_size=32 must not split L-BFGS's data: same losses as a hand loop, full batch."""
+    x, y = sine_data(50)
+    losses = []
+    for through_fit in (True, False):
+        model = tanh_net(5, seed=0)
+        opt = LBFGS(model.parameters())
+        if through_fit:
+            losses.append(dp.fit(model, x, y, loss="mse", optimizer=opt, epochs=5, progress=False)["loss"])
+            continue
+
+        def closure(model=model, opt=opt):
+            opt.zero_grad()
+            loss = nn.MSELoss()(model(dp.Tensor(x)), dp.Tensor(y))
+            loss.backward()
+            return loss
+
+        losses.append([float(opt.step(closure)) for _ in range(5)])
+    np.testing.assert_allclose(losses[0], losses[1], rtol=1e-5)
+    assert losses[0][-1] < 1e-3 * losses[0][0]
+
+
 def test_gauss_newton_with_line_search_fits_sine():
     x, y = sine_data()
     model = tanh_net(seed=0)
