@@ -94,11 +94,13 @@ def parse_hidden(text: str) -> list[int]:
 
 def check_choice(option: str, value: str, choices) -> str:
     """Normalise a name ('Leaky-ReLU' -> 'leaky_relu') and check it is one of the choices."""
-    key = value.lower().replace("-", "_")
     names = sorted(choices)
-    if key not in names:
+    # Registries spell names with '_' (leaky_relu) or '-' (gauss-newton); accept either spelling.
+    canonical = {name.lower().replace("-", "_"): name for name in names}
+    key = value.lower().replace("-", "_")
+    if key not in canonical:
         raise CLIError(f"unknown {option} {value!r}; choose one of: {', '.join(names)}")
-    return key
+    return canonical[key]
 
 
 # ---------------------------------------------------------------------------- CSV files

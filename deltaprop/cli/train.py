@@ -48,6 +48,13 @@ PRESETS: dict[str, dict] = {
     "fashion-mnist": dict(hidden="256,128", activation="relu", optimizer="adam", lr=1e-3, epochs=15,
                           batch_size=128, val_split=0.0, test_split=0.2, patience=None,
                           weight_decay=None, dropout=None),
+    # Truth tables: every row is the whole problem, so train and score on all of them.
+    "xor": dict(hidden="8", activation="tanh", optimizer="adam", lr=0.05, epochs=500,
+                batch_size=0, val_split=0.0, test_split=0.0, patience=None, weight_decay=None,
+                dropout=None),
+    "parity": dict(hidden="16", activation="tanh", optimizer="adam", lr=0.05, epochs=1000,
+                   batch_size=0, val_split=0.0, test_split=0.0, patience=None, weight_decay=None,
+                   dropout=None),
     "default": dict(hidden="64", activation="relu", optimizer="adam", lr=None, epochs=None,
                     batch_size=32, val_split=0.1, test_split=0.2, patience=None, weight_decay=None,
                     dropout=None),
@@ -130,7 +137,8 @@ def choose_settings(args: argparse.Namespace, preset_name: str, task: str, n_tra
     from deltaprop.nn import ACTIVATIONS, LOSSES
     from deltaprop.optim import OPTIMIZERS
 
-    preset = PRESETS.get(preset_name, PRESETS["default"])
+    preset = PRESETS.get(preset_name.split("-")[0] if preset_name.startswith("parity-") else preset_name,
+                         PRESETS["default"])
     pick = lambda name: getattr(args, name) if getattr(args, name) is not None else preset[name]  # noqa: E731
 
     activation = check_choice("--activation", pick("activation"), ACTIVATIONS)
@@ -276,14 +284,15 @@ def _as_float_targets(y: np.ndarray) -> np.ndarray:
     return y.astype(np.float32).reshape(len(y), -1)
 
 
-def split(data: Data, s: Settings):
+def split(data: Data, s: Settings, quiet: bool = False):
     """The held-out test set: the data set's own, or a (stratified) --test-split of the rows."""
     from deltaprop.data import train_test_split
 
     if data.X_test is not None:
         return data.X, data.X_test, data.y, data.y_test
-    if s.test_split == 0:
-        raise CLIError("--test-split 0 leaves nothing to test on; use e.g. --test-split 0.2")
+    if s.test_split == 0:  # a truth table (xor, parity) or the user's choice: score the training rows
+        say("no held-out rows (--test-split 0): the scores below are on the training data", quiet=quiet)
+        return data.X, data.X, data.y, data.y
     stratify = data.y if s.task == "classify" and np.bincount(data.y).min() >= 2 else None
     X_train, X_test, y_train, y_test = train_test_split(
         data.X, data.y, test_size=s.test_split, seed=s.seed, stratify=stratify
@@ -399,7 +408,7 @@ def run(args: argparse.Namespace) -> int:
     preset = data.name if not args.data else "default"
     n_rows = len(data.X)
     s = choose_settings(args, preset, data.task, n_rows)
-    X_train, X_test, y_train, y_test = split(data, s)
+    X_train, X_test, y_train, y_test = split(data, s, quiet)
     n_classes = len(data.class_names) if data.task == "classify" else None
 
     scaler = Standardizer().fit(X_train)
@@ -418,13 +427,16 @@ def run(args: argparse.Namespace) -> int:
     optimizer = make_optimizer(model, s)
     loss_fn = nn.loss_by_name(s.loss)
 
-    what = f"{data.name}: {len(X_train)} train / {len(X_test)} test rows, {X_train.shape[1]} features, " + (
+    rows = (f"{len(X_train)} rows (trained and scored on all of them)" if X_test is X_train
+            else f"{len(X_train)} train / {len(X_test)} test rows")
+    what = f"{data.name}: {rows}, {X_train.shape[1]} feature{'s' if X_train.shape[1] != 1 else ''}, " + (
         f"{n_classes} classes" if s.task == "classify" else f"{n_out} target(s), regression")
     net = "-".join(str(v) for v in [X_train.shape[1], *s.hidden, n_out])
     say(what, quiet=quiet)
     say(f"network {net} {s.activation}, loss {s.loss}, optimizer {s.optimizer}"
         + (f" lr={s.lr:g}" if s.lr is not None else "") + (f" momentum={s.momentum:g}" if s.momentum else "")
-        + f", {s.epochs} epochs, batch {s.batch_size or 'full'}"
+        + f", {s.epochs} epochs, batch "
+        + ("full" if s.batch_size is None or getattr(optimizer, "full_batch", False) else str(s.batch_size))
         + (f", validation {s.val_split:g}" if s.val_split else "")
         + (f", early stopping patience {s.patience}" if s.patience else "")
         + (f", weight decay {s.weight_decay:g}" if s.weight_decay else "")

@@ -79,6 +79,22 @@ def test_parity_n_is_a_named_dataset(tmp_path):
     assert summary["dataset"] == "parity-3" and summary["network"].startswith("3-")
 
 
+def test_xor_truth_table_is_learned_and_scored_on_its_rows(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "--dataset", "xor", "--out", str(out), "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    assert "scores below are on the training data" in text and "4 rows" in text
+    assert json.loads((out / "summary.json").read_text())["test_accuracy"] == 1.0
+
+
+@pytest.mark.parametrize("spelling", ["gauss-newton", "gauss_newton", "Gauss-Newton"])
+def test_optimizer_names_take_either_separator(tmp_path, spelling):
+    argv = ["train", "--dataset", "parity-3", "--optimizer", spelling, "--epochs", "3"]
+    assert main([*argv, "--out", str(tmp_path), "--quiet"]) == 0
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["settings"]["optimizer"] == "gauss-newton"
+
+
 def test_options_shape_the_network_and_run(tmp_path, capsys):
     out = tmp_path / "run"
     code = main(["train", "--hidden", "16,8", "--activation", "tanh", "--optimizer", "sgd", "--lr", "0.05",
