@@ -10,14 +10,28 @@ import math
 
 import numpy as np
 
+from deltaprop.backend import array_module
 from deltaprop.tensor import Tensor, as_tensor, make_result
 
 
 # ----------------------------------------------------------------- sigmoid
 def _sigmoid(x):
     """1 / (1 + e^-x) without overflow: for x < 0 use e^x / (1 + e^x) instead."""
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+    xp = array_module(x)
+    if xp is not np:  # CuPy: same maths without NumPy-only ufunc arguments (where=)
+        e = xp.exp(-xp.abs(x))
+        return xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
+    x = np.asarray(x)
+    if x.dtype.kind != "f":
+        x = x.astype(np.float64)
+    e = np.empty_like(x)  # an array even for 0-d input, so the in-place steps below can write to it
+    np.abs(x, out=e)
+    np.negative(e, out=e)
+    np.exp(e, out=e)  # e^-|x| never overflows
+    out = np.add(e, 1, out=np.empty_like(e))
+    np.reciprocal(out, out=out)  # 1 / (1 + e^-|x|): the answer for x >= 0
+    np.multiply(out, e, out=out, where=x < 0)  # e^x / (1 + e^x) for x < 0
+    return out
 
 
 def sigmoid(a) -> Tensor:
@@ -28,7 +42,10 @@ def sigmoid(a) -> Tensor:
 
 def _sigmoid_backward(g, saved, parents):
     (s,) = saved
-    return (g * s * (1 - s),)
+    grad = 1 - s  # sigmoid'(z) = s (1 - s), from the saved output: no exp in the backward
+    grad *= s
+    grad *= g
+    return (grad,)
 
 
 # ----------------------------------------------------------------- tanh
