@@ -119,15 +119,28 @@ def curvature(kind: str, output: np.ndarray, q: np.ndarray, J: np.ndarray) -> tu
 
 
 def solve_damped(G: np.ndarray, g: np.ndarray, mu: float) -> tuple[np.ndarray, str]:
-    """dw solving (G + mu I) dw = -g: Cholesky, or least squares when G + mu I is (nearly) singular."""
-    A = G + mu * np.eye(len(g))
+    """dw solving (G + mu I) dw = -g: Cholesky, or least squares when G + mu I is (nearly) singular.
+
+    G + mu I is symmetric positive definite for mu > 0, so one Cholesky
+    factorization (n^3/3 flops) both checks the conditioning and solves; the two
+    triangular solves cost only n^2 with SciPy. Without SciPy, NumPy has no
+    triangular solver, so the factor is used for the check and the system is
+    solved by LU (2n^3/3) instead of two general solves with L (4n^3/3).
+    """
+    A = G.copy()
+    A[np.diag_indices_from(A)] += mu
     try:
         L = np.linalg.cholesky(A)
+    except np.linalg.LinAlgError:
+        L = None
+    if L is not None:
         d = np.diag(L)
         if d.min() > 0 and (d.min() / d.max()) ** 2 > 1e-13:  # condition number of A below ~1e13
-            return np.linalg.solve(L.T, np.linalg.solve(L, -g)), "cholesky"
-    except np.linalg.LinAlgError:
-        pass
+            try:
+                from scipy.linalg import cho_solve
+            except ImportError:
+                return np.linalg.solve(A, -g), "cholesky"
+            return cho_solve((L, True), -g, check_finite=False), "cholesky"
     return np.linalg.lstsq(A, -g, rcond=None)[0], "lstsq"
 
 
