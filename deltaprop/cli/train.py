@@ -101,6 +101,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--weight-decay", type=float, metavar="L2", help="L2 penalty on the weights (default 0)")
     p.add_argument("--dropout", type=float, metavar="P",
                    help="drop each hidden unit with probability P while training (default 0)")
+    p.add_argument("--diagnose", action="store_true",
+                   help="watch the gradient flow: per-layer gradient norms, dead ReLUs, saturated "
+                   "sigmoid/tanh units, vanishing or exploding gradients (recorded in history.json)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--out", default="deltaprop-run", metavar="DIR",
                    help="output folder (default ./deltaprop-run)")
@@ -447,6 +450,12 @@ def run(args: argparse.Namespace) -> int:
     show_bar = not (quiet or args.no_progress) and sys.stdout.isatty()
     callbacks = [] if quiet or show_bar else [epoch_printer(s.epochs)]
     progress = show_bar
+    flow = None
+    if getattr(args, "diagnose", False):
+        from deltaprop.inspect import GradientFlow
+
+        flow = GradientFlow(warn=False)  # its findings are printed below, once, not as Python warnings
+        callbacks.append(flow)
     start = time.perf_counter()
     history = deltaprop.fit(
         model, Xs, ys, loss=loss_fn, optimizer=optimizer, epochs=s.epochs, batch_size=s.batch_size,
@@ -456,6 +465,8 @@ def run(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - start
     if getattr(history, "stopped_reason", None):
         say(f"stopped: {history.stopped_reason}", quiet=quiet)
+    if flow is not None:
+        print_gradient_flow(history.history, flow.messages)
 
     fold_scaling(model, x_affine, y_affine)
     model.eval()
@@ -493,6 +504,26 @@ def run(args: argparse.Namespace) -> int:
     if plot_note:
         say(plot_note, quiet=quiet)
     return 0
+
+
+def print_gradient_flow(history: dict, messages: list[str]) -> None:
+    """The last epoch's per-layer gradient statistics, then every warning GradientFlow raised."""
+    layers = sorted({key.split("/", 1)[1] for key in history if key.startswith("grad_norm/")},
+                    key=lambda name: [int(p) if p.isdigit() else p for p in name.split(".")])
+    print("gradient flow (last epoch; layer = module name):", flush=True)
+    for name in layers:
+        parts = [f"grad norm {history[f'grad_norm/{name}'][-1]:.3g}"]
+        for key, label in (("update_ratio", "update/weight"), ("dead_relu", "dead ReLU"),
+                           ("saturated", "saturated")):
+            series = history.get(f"{key}/{name}")
+            if series:
+                value = series[-1]
+                parts.append(f"{label} {value:.2%}" if key != "update_ratio" else f"{label} {value:.2g}")
+        print(f"  layer {name}: " + ", ".join(parts), flush=True)
+    for message in dict.fromkeys(messages):  # in order, each once
+        print(f"  warning: {message}", flush=True)
+    if not messages:
+        print("  no vanishing, exploding, dead or saturated layers found", flush=True)
 
 
 def save_plot(history: dict, path: Path) -> str | None:

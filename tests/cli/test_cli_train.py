@@ -95,6 +95,19 @@ def test_optimizer_names_take_either_separator(tmp_path, spelling):
     assert summary["settings"]["optimizer"] == "gauss-newton"
 
 
+def test_diagnose_prints_gradient_flow_and_flags_saturation(tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = ["train", "--diagnose", "--epochs", "2", "--activation", "sigmoid", "--hidden", "64,64,64,64",
+            "--optimizer", "sgd", "--lr", "0.5", "--out", str(out), "--no-progress"]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "gradient flow" in text and "layer 0: grad norm" in text
+    assert "warning: GradientFlow" in text and "saturate" in text and "fix:" in text
+    history = json.loads((out / "history.json").read_text())
+    series = history.get("history", history)
+    assert len(series["grad_norm/0"]) == 2
+
+
 def test_options_shape_the_network_and_run(tmp_path, capsys):
     out = tmp_path / "run"
     code = main(["train", "--hidden", "16,8", "--activation", "tanh", "--optimizer", "sgd", "--lr", "0.05",

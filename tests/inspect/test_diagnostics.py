@@ -1,51 +1,19 @@
 """GradientFlow flags a saturated sigmoid net and an exploding net, and records into History."""
 
-from types import SimpleNamespace
-
 import numpy as np
 import pytest
 
 import deltaprop as dp
-from deltaprop import nn
+from deltaprop import nn, optim
 from deltaprop.inspect.diagnostics import GradientFlow, GradientFlowWarning
-from deltaprop.train.history import History
 
 
 def _run_loop(model, x, y, callback, epochs=2, lr=0.1, batch=16):
-    """A minimal training loop that calls the callback hooks in fit's order."""
-    loss_fn = nn.MSELoss()
-    run = SimpleNamespace(
-        model=model,
-        history=History(),
-        epoch=0,
-        batch=0,
-        x_batch=None,
-        y_batch=None,
-        logs={},
-        stop_training=False,
-        loss_fn=loss_fn,
-        optimizer=None,
+    """Train with the real `deltaprop.fit`, so the callback sees fit's own hook order."""
+    return dp.fit(
+        model, x, y, loss=nn.MSELoss(), optimizer=optim.SGD(model.parameters(), lr=lr), epochs=epochs,
+        batch_size=batch, shuffle=False, callbacks=[callback], progress=False,
     )
-    callback.on_train_begin(run)
-    for epoch in range(1, epochs + 1):
-        run.epoch = epoch
-        callback.on_epoch_begin(run)
-        for start in range(0, len(x), batch):
-            run.x_batch, run.y_batch = (
-                dp.Tensor(x[start : start + batch]),
-                dp.Tensor(y[start : start + batch]),
-            )
-            callback.on_batch_begin(run)
-            model.zero_grad()
-            loss = loss_fn(model(run.x_batch), run.y_batch)
-            loss.backward()
-            callback.on_after_backward(run)
-            for p in model.parameters():
-                p.data -= lr * p.grad
-            callback.on_batch_end(run)
-        callback.on_epoch_end(run)
-    callback.on_train_end(run)
-    return run.history
 
 
 def _data(n=32, d=4, seed=0):
