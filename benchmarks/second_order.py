@@ -520,9 +520,9 @@ READING = """### Reading: does "LM converges faster than first-order gradient de
 - **Medium nets: fewer epochs, not less time.** On the two spirals (2-20-20-1, P = 501) LM still
   needs the fewest epochs, but each epoch solves a 501 x 501 system, so Adam gets there in less
   wall time. The scaling table shows why: LM's cost per epoch grows as N P^2 + P^3 against Adam's
-  N P, from ~3x Adam at P = 31 to ~30x at P = 901; memory grows as P^2 (2 * 8 P^2 bytes, 13 MiB at
-  P = 901, 5.8 GiB at P = 20,000), so LM is out of reach beyond a few thousand parameters whatever
-  `max_jacobian_rows` does for the N P term.
+  N P, from ~3x Adam at P = 31 to ~50x at P = 901 and ~90x at P = 1,801; memory grows as P^2
+  (2 * 8 P^2 bytes, 13 MiB at P = 901, 5.8 GiB at P = 20,000), so LM is out of reach beyond a
+  few thousand parameters whatever `max_jacobian_rows` does for the N P term.
 - **More data alone hurts LM little**: at P = 31 its epoch stays within ~3-4x of Adam's from N = 100
   to N = 50,000 (both are linear in N), but with large N mini-batch first-order methods take many
   useful steps per epoch while LM, being full batch, takes one, so the per-epoch comparison here
