@@ -262,6 +262,18 @@ def _read_npz(path: str | os.PathLike) -> tuple[dict, dict[str, np.ndarray]]:
     """(meta, arrays) of a deltaprop file, refusing pickles and foreign files with a clear error."""
     target = os.fspath(path)
     try:
+        with open(target, "rb") as f:
+            magic = f.read(6)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"load: no such file '{target}'") from None
+    # NumPy reads anything that is neither .npz (a zip) nor .npy as a pickle; look first, so a text
+    # or foreign file gets the right message instead of "contains pickled data".
+    if not (magic.startswith(b"PK\x03\x04") or magic.startswith(b"\x93NUMPY") or magic[:1] == b"\x80"):
+        raise ValueError(
+            f"load: '{target}' is not a deltaprop file (expected the .npz archive deltaprop.save writes; "
+            f"it starts with {magic!r})"
+        )
+    try:
         handle = np.load(target, allow_pickle=False)
     except FileNotFoundError:
         raise FileNotFoundError(f"load: no such file '{target}'") from None

@@ -175,6 +175,11 @@ def test_a_bare_pickle_and_foreign_files_are_refused(tmp_path):
         dp.load(plain)
     with pytest.raises(FileNotFoundError, match="no such file"):
         dp.load(tmp_path / "missing.npz")
+    text = tmp_path / "notes.txt"
+    text.write_text("root:x:0:0:root:/root:/bin/bash\n")
+    with pytest.raises(ValueError, match="not a deltaprop file") as info:
+        dp.load(text)
+    assert "pickled" not in str(info.value)
 
 
 def test_an_architecture_can_only_name_known_layers(tmp_path):
