@@ -79,7 +79,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     source.add_argument("--data", metavar="FILE.csv", help="a CSV file with a header line")
     source.add_argument("--dataset", metavar="NAME",
                         help="a named data set: digits (default), fashion-mnist, mnist, xor, spirals, "
-                        "moons, sine, parity, circles, iris, wine, breast-cancer, diabetes")
+                        "moons, sine, parity-N (e.g. parity-4), circles, iris, wine, breast-cancer, diabetes")
     p.add_argument("--data-dir", metavar="DIR",
                    help="folder holding the IDX files of --dataset mnist or fashion-mnist")
     p.add_argument("--target", metavar="COLUMN", help="the CSV column to predict (default: the last)")
