@@ -14,6 +14,8 @@ from deltaprop.serialize import load_checkpoint
 from deltaprop.train import Callback
 from deltaprop.train.progress import PlainBar, make_bar, wants_progress
 
+from .helpers import fit_sgd
+
 
 def classification_data(n=96, seed=0):
     rng = np.random.default_rng(seed)
@@ -142,16 +144,7 @@ def exploding_setup():
 def test_a_huge_learning_rate_raises_naming_epoch_batch_and_place():
     model, X, y = exploding_setup()
     with pytest.raises(dp.NonFiniteError) as info:
-        dp.fit(
-            model,
-            X,
-            y,
-            loss="mse",
-            optimizer=optim.SGD(model.parameters(), lr=1e6),
-            epochs=5,
-            batch_size=16,
-            progress=False,
-        )
+        fit_sgd(model, X, y, lr=1e6, epochs=5, batch_size=16)
     err = info.value
     assert err.epoch == 1 and err.batch is not None and 1 <= err.batch <= 4
     message = str(err)
@@ -165,15 +158,7 @@ def test_a_nan_weight_is_named_by_module_path():
     model, X, y = exploding_setup()
     model[2].weight.data[0, 3] = np.nan
     with pytest.raises(dp.NonFiniteError) as info:
-        dp.fit(
-            model,
-            X,
-            y,
-            loss="mse",
-            optimizer=optim.SGD(model.parameters(), lr=0.01),
-            epochs=1,
-            progress=False,
-        )
+        fit_sgd(model, X, y, lr=0.01, epochs=1)
     assert info.value.where == "2 (Linear).weight"
     assert (info.value.epoch, info.value.batch) == (1, 1)
 
@@ -191,15 +176,7 @@ def test_overflow_inside_a_module_is_located():
         model[0].weight.data[...] = 1e30  # every hidden unit saturates to the same +-1 ...
         model[2].weight.data[...] = 1e38  # ... so Linear 2 sums 16 values of +-1e38: beyond float32
     with pytest.raises(dp.NonFiniteError) as info:
-        dp.fit(
-            model,
-            X,
-            y,
-            loss="mse",
-            optimizer=optim.SGD(model.parameters(), lr=0.01),
-            epochs=1,
-            progress=False,
-        )
+        fit_sgd(model, X, y, lr=0.01, epochs=1)
     assert info.value.where == "2 (Linear)"
     assert "output of module '2 (Linear)'" in str(info.value)
 
@@ -207,17 +184,7 @@ def test_overflow_inside_a_module_is_located():
 def test_detect_anomaly_names_the_op_and_the_batch():
     model, X, y = exploding_setup()
     with pytest.raises(dp.NonFiniteError) as info:
-        dp.fit(
-            model,
-            X,
-            y,
-            loss="mse",
-            optimizer=optim.SGD(model.parameters(), lr=1e6),
-            epochs=5,
-            batch_size=16,
-            detect_anomaly=True,
-            progress=False,
-        )
+        fit_sgd(model, X, y, lr=1e6, epochs=5, batch_size=16, detect_anomaly=True)
     assert info.value.epoch == 1 and info.value.batch is not None
     assert "forward of" in str(info.value) or "backward of" in str(info.value)
 
@@ -237,17 +204,15 @@ def test_check_finite_grads_catches_a_gradient_before_the_update():
             before = run.model.state_dict()
 
     with pytest.raises(dp.NonFiniteError) as info:
-        dp.fit(
+        fit_sgd(
             model,
             X,
             y,
-            loss="mse",
-            optimizer=optim.SGD(model.parameters(), lr=0.01),
+            lr=0.01,
             epochs=1,
             batch_size=16,
             check_finite="grads",
             callbacks=[Remember(), BadGrad()],
-            progress=False,
         )
     assert info.value.where == "0 (Linear).bias" and info.value.batch == 2
     for name, value in model.state_dict().items():  # the bad update never happened

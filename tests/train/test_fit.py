@@ -9,6 +9,8 @@ import deltaprop as dp
 from deltaprop import nn, optim
 from deltaprop.train import Callback, EarlyStopping, LambdaCallback
 
+from .helpers import fit_sgd
+
 XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
 XOR_Y = np.array([[0], [1], [1], [0]], dtype=np.float32)
 
@@ -23,16 +25,8 @@ def regression_data(n=64, seed=0):
 def test_xor_is_learned_with_full_batch_sgd_momentum():
     dp.manual_seed(0)
     model = nn.Sequential(nn.Linear(2, 4), nn.Tanh(), nn.Linear(4, 1), nn.Sigmoid())
-    history = dp.fit(
-        model,
-        XOR_X,
-        XOR_Y,
-        loss="mse",
-        optimizer=optim.SGD(model.parameters(), lr=0.5, momentum=0.9),
-        epochs=2000,
-        batch_size=None,
-        metrics=["accuracy"],
-        progress=False,
+    history = fit_sgd(
+        model, XOR_X, XOR_Y, lr=0.5, momentum=0.9, epochs=2000, batch_size=None, metrics=["accuracy"]
     )
     assert history.history["loss"][-1] < 0.01
     assert history.history["accuracy"][-1] == 1.0
@@ -46,16 +40,7 @@ def test_xor_is_learned_with_full_batch_sgd_momentum():
 def test_full_batch_gradient_descent_reaches_the_least_squares_solution():
     X, y = regression_data()
     model = nn.Linear(3, 1, dtype=np.float64)
-    dp.fit(
-        model,
-        X,
-        y,
-        loss=nn.MSELoss(),
-        optimizer=optim.SGD(model.parameters(), lr=0.2),
-        epochs=600,
-        batch_size=None,
-        progress=False,
-    )
+    fit_sgd(model, X, y, lr=0.2, loss=nn.MSELoss(), epochs=600, batch_size=None)
     design = np.hstack([X, np.ones((len(X), 1))])
     solution, *_ = np.linalg.lstsq(design, y, rcond=None)
     np.testing.assert_allclose(model.weight.data.ravel(), solution[:3, 0], rtol=0, atol=1e-10)
@@ -66,16 +51,7 @@ def test_full_batch_first_step_is_the_hand_computed_gradient_step():
     X, y = regression_data(n=8)
     model = nn.Linear(3, 1, dtype=np.float64)
     w0, b0 = model.weight.data.copy(), model.bias.data.copy()
-    dp.fit(
-        model,
-        X,
-        y,
-        loss="mse",
-        optimizer=optim.SGD(model.parameters(), lr=0.1),
-        epochs=1,
-        batch_size=None,
-        progress=False,
-    )
+    fit_sgd(model, X, y, lr=0.1, epochs=1, batch_size=None)
     residual = X @ w0.T + b0 - y  # dMSE/dprediction = 2 r / N
     np.testing.assert_allclose(model.weight.data, w0 - 0.1 * 2 * residual.T @ X / len(X), atol=1e-14)
     np.testing.assert_allclose(model.bias.data, b0 - 0.1 * 2 * residual.sum(0) / len(X), atol=1e-14)
@@ -85,16 +61,7 @@ def test_minibatch_history_lengths_and_epoch_loss_is_the_size_weighted_batch_mea
     X, y = regression_data(n=100)
     dp.manual_seed(1)
     model = nn.Sequential(nn.Linear(3, 8), nn.ReLU(), nn.Linear(8, 1))
-    history = dp.fit(
-        model,
-        X,
-        y,
-        loss="mse",
-        optimizer=optim.SGD(model.parameters(), lr=0.01),
-        epochs=5,
-        batch_size=32,
-        progress=False,
-    )
+    history = fit_sgd(model, X, y, lr=0.01, epochs=5, batch_size=32)
     assert len(history.iteration_loss) == 5 * 4  # 32 + 32 + 32 + 4
     assert len(history["loss"]) == 5 and history.epochs_run == 5
     sizes = np.array([32, 32, 32, 4])
@@ -107,18 +74,8 @@ def test_validation_split_holds_out_the_last_fraction_after_a_seeded_shuffle():
     X, y = regression_data(n=40)
     dp.manual_seed(5)
     model = nn.Linear(3, 1, dtype=np.float64)
-    history = dp.fit(
-        model,
-        X,
-        y,
-        loss="mse",
-        optimizer=optim.SGD(model.parameters(), lr=0.05),
-        epochs=1,
-        batch_size=8,
-        validation_split=0.25,
-        seed=3,
-        progress=False,
-        metrics=["mae"],
+    history = fit_sgd(
+        model, X, y, lr=0.05, epochs=1, batch_size=8, validation_split=0.25, seed=3, metrics=["mae"]
     )
     held_out = np.random.default_rng(3).permutation(40)[30:]
     prediction = X[held_out] @ model.weight.data.T + model.bias.data
@@ -130,16 +87,8 @@ def test_validation_split_holds_out_the_last_fraction_after_a_seeded_shuffle():
 def test_target_loss_stops_and_says_why():
     dp.manual_seed(0)
     model = nn.Sequential(nn.Linear(2, 4), nn.Tanh(), nn.Linear(4, 1), nn.Sigmoid())
-    history = dp.fit(
-        model,
-        XOR_X,
-        XOR_Y,
-        loss="mse",
-        optimizer=optim.SGD(model.parameters(), lr=0.5, momentum=0.9),
-        epochs=5000,
-        batch_size=None,
-        target_loss=0.01,
-        progress=False,
+    history = fit_sgd(
+        model, XOR_X, XOR_Y, lr=0.5, momentum=0.9, epochs=5000, batch_size=None, target_loss=0.01
     )
     assert history["loss"][-1] <= 0.01 < history["loss"][-2]
     assert history.epochs_run == len(history["loss"]) < 5000
@@ -159,18 +108,16 @@ def test_early_stopping_restores_the_best_weights():
     X_val, y_val = X, -y  # fitting the training set makes the validation loss worse
     model = nn.Linear(3, 1, dtype=np.float64)
     snapshots = Snapshots()
-    history = dp.fit(
+    history = fit_sgd(
         model,
         X,
         y,
-        loss="mse",
-        optimizer=optim.SGD(model.parameters(), lr=0.05),
+        lr=0.05,
         epochs=100,
         batch_size=8,
         validation_data=(X_val, y_val),
         early_stopping=3,
         callbacks=[snapshots],
-        progress=False,
     )
     best = int(np.argmin(history["val_loss"])) + 1
     assert history.best_epoch == best
@@ -184,17 +131,7 @@ def test_early_stopping_object_on_loss_with_min_delta():
     X, y = regression_data(n=32)
     model = nn.Linear(3, 1, dtype=np.float64)
     stopper = EarlyStopping(patience=2, min_delta=1e-3, monitor="loss")
-    history = dp.fit(
-        model,
-        X,
-        y,
-        loss="mse",
-        optimizer=optim.SGD(model.parameters(), lr=0.1),
-        epochs=500,
-        batch_size=None,
-        early_stopping=stopper,
-        progress=False,
-    )
+    history = fit_sgd(model, X, y, lr=0.1, epochs=500, batch_size=None, early_stopping=stopper)
     losses = history["loss"]
     assert history.epochs_run < 500
     # the last improvement larger than min_delta happened patience epochs before the end
@@ -205,16 +142,7 @@ def test_early_stopping_without_validation_data_names_the_fix():
     model = nn.Linear(3, 1)
     X, y = regression_data(n=8)
     with pytest.raises(ValueError, match="validation_data"):
-        dp.fit(
-            model,
-            X,
-            y,
-            loss="mse",
-            optimizer=optim.SGD(model.parameters(), lr=0.1),
-            epochs=2,
-            early_stopping=EarlyStopping(monitor="val_loss"),
-            progress=False,
-        )
+        fit_sgd(model, X, y, lr=0.1, epochs=2, early_stopping=EarlyStopping(monitor="val_loss"))
 
 
 def test_classification_metrics_on_train_and_validation():
@@ -269,17 +197,7 @@ def test_callback_hooks_run_at_the_documented_points():
         on_train_end=lambda run: counts.__setitem__("train_end", counts["train_end"] + 1),
     )
     model = nn.Linear(3, 1)
-    dp.fit(
-        model,
-        X,
-        y,
-        loss="mse",
-        optimizer=optim.SGD(model.parameters(), lr=0.01),
-        epochs=3,
-        batch_size=8,
-        callbacks=[callback],
-        progress=False,
-    )
+    fit_sgd(model, X, y, lr=0.01, epochs=3, batch_size=8, callbacks=[callback])
     assert counts == {
         "train_begin": 1,
         "epoch_begin": 3,
@@ -303,16 +221,7 @@ def test_a_callback_can_stop_training_and_record_its_own_series():
 
     X, y = regression_data(n=16)
     model = nn.Linear(3, 1)
-    history = dp.fit(
-        model,
-        X,
-        y,
-        loss="mse",
-        optimizer=optim.SGD(model.parameters(), lr=0.01),
-        epochs=10,
-        callbacks=[StopAtThree()],
-        progress=False,
-    )
+    history = fit_sgd(model, X, y, lr=0.01, epochs=10, callbacks=[StopAtThree()])
     assert history.epochs_run == 3
     assert history.stopped_reason == "stopped by a callback at epoch 3"
     assert history["twice_loss"] == [2 * v for v in history["loss"]]
@@ -369,16 +278,7 @@ def test_closure_optimizers_get_a_closure():
         batch_size=None,
         progress=False,
     )
-    dp.fit(
-        reference,
-        X,
-        y,
-        loss="mse",
-        optimizer=optim.SGD(reference.parameters(), lr=0.1),
-        epochs=3,
-        batch_size=None,
-        progress=False,
-    )
+    fit_sgd(reference, X, y, lr=0.1, epochs=3, batch_size=None)
     np.testing.assert_array_equal(model.weight.data, reference.weight.data)
 
 
@@ -439,16 +339,7 @@ def test_integer_features_and_float64_data_are_cast_to_the_model_dtype():
     y = np.array([[1.0], [1.0], [2.0]])  # float64
     seen = []
     callback = LambdaCallback(on_batch_begin=lambda run: seen.append((run.x_batch.dtype, run.y_batch.dtype)))
-    dp.fit(
-        model,
-        X,
-        y,
-        loss="mse",
-        optimizer=optim.SGD(model.parameters(), lr=0.1),
-        epochs=1,
-        callbacks=[callback],
-        progress=False,
-    )
+    fit_sgd(model, X, y, lr=0.1, epochs=1, callbacks=[callback])
     assert seen == [(np.float32, np.float32)]
     assert model.weight.dtype == np.float32
 
@@ -456,17 +347,7 @@ def test_integer_features_and_float64_data_are_cast_to_the_model_dtype():
 def test_history_json_round_trip(tmp_path):
     X, y = regression_data(n=10)
     model = nn.Linear(3, 1)
-    history = dp.fit(
-        model,
-        X,
-        y,
-        loss="mse",
-        optimizer=optim.SGD(model.parameters(), lr=0.01),
-        epochs=2,
-        validation_split=0.2,
-        seed=0,
-        progress=False,
-    )
+    history = fit_sgd(model, X, y, lr=0.01, epochs=2, validation_split=0.2, seed=0)
     history.to_json(tmp_path / "history.json")
     import json
 
