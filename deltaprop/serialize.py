@@ -275,8 +275,6 @@ def _read_npz(path: str | os.PathLike) -> tuple[dict, dict[str, np.ndarray]]:
         )
     try:
         handle = np.load(target, allow_pickle=False)
-    except FileNotFoundError:
-        raise FileNotFoundError(f"load: no such file '{target}'") from None
     except ValueError as exc:
         raise ValueError(
             f"load: refusing '{target}': it contains pickled Python objects ({exc}). deltaprop files never "
