@@ -239,12 +239,9 @@ def load_data(args: argparse.Namespace) -> Data:
 
 
 def load_named_dataset(name: str, task: str | None, data_dir: str | None = None) -> Data:
-    from deltaprop.data import DATASETS, load_dataset
+    from deltaprop.data import load_dataset
 
     key = name.lower().replace("_", "-")
-    if key not in DATASETS and not (key.startswith("parity-") and key[len("parity-"):].isdigit()):
-        raise CLIError(f"unknown dataset {name!r}; choose one of: {', '.join(sorted(DATASETS))}, parity-N "
-                       "(or pass your own with --data FILE.csv --target COLUMN)")
     kwargs = {}
     if data_dir is not None:
         if key not in ("mnist", "fashion-mnist"):
@@ -252,6 +249,8 @@ def load_named_dataset(name: str, task: str | None, data_dir: str | None = None)
         kwargs["path"] = data_dir
     try:
         ds = load_dataset(key, **kwargs)
+    except ValueError as exc:  # the registry names the known data sets
+        raise CLIError(f"{exc} (or pass your own with --data FILE.csv --target COLUMN)") from None
     except (FileNotFoundError, ImportError) as exc:
         hint = " (on the command line: --data-dir that/folder)" if key in ("mnist", "fashion-mnist") else ""
         raise CLIError(f"{exc}{hint}") from None
