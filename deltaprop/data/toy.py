@@ -82,6 +82,15 @@ def make_spirals(n: int = 200, noise: float = 0.1, seed: Seed = None, turns: flo
     )  # fmt: skip
 
 
+def _outer_and_inner(outer: np.ndarray, inner: np.ndarray, noise: float, rng) -> tuple[np.ndarray, ...]:
+    """Points of class 0 (outer) then class 1 (inner), jittered by Gaussian noise of std ``noise``."""
+    X = np.concatenate([outer, inner])
+    if noise:
+        X = X + rng.normal(0.0, noise, size=X.shape)
+    y = np.concatenate([np.zeros(len(outer), np.int64), np.ones(len(inner), np.int64)])
+    return X.astype(np.float32), y
+
+
 def make_moons(n: int = 200, noise: float = 0.1, seed: Seed = None) -> Dataset:
     """Two interleaving half circles (as scikit-learn's make_moons), Gaussian noise of std ``noise``."""
     n = _check_n(n, "make_moons", 2)
@@ -91,12 +100,9 @@ def make_moons(n: int = 200, noise: float = 0.1, seed: Seed = None) -> Dataset:
     t_in = np.linspace(0, np.pi, n_in)
     outer = np.stack([np.cos(t_out), np.sin(t_out)], axis=1)
     inner = np.stack([1 - np.cos(t_in), 1 - np.sin(t_in) - 0.5], axis=1)
-    X = np.concatenate([outer, inner])
-    if noise:
-        X = X + rng.normal(0.0, noise, size=X.shape)
-    y = np.concatenate([np.zeros(n_out, np.int64), np.ones(n_in, np.int64)])
+    X, y = _outer_and_inner(outer, inner, noise, rng)
     return Dataset(
-        X.astype(np.float32), y, "classify", ["x", "y"], ["upper", "lower"],
+        X, y, "classify", ["x", "y"], ["upper", "lower"],
         f"Two moons: {n} points, noise {noise}.", name="moons",
     )  # fmt: skip
 
@@ -112,12 +118,9 @@ def make_circles(n: int = 200, noise: float = 0.05, factor: float = 0.5, seed: S
     t_in = np.linspace(0, 2 * np.pi, n_in, endpoint=False)
     outer = np.stack([np.cos(t_out), np.sin(t_out)], axis=1)
     inner = factor * np.stack([np.cos(t_in), np.sin(t_in)], axis=1)
-    X = np.concatenate([outer, inner])
-    if noise:
-        X = X + rng.normal(0.0, noise, size=X.shape)
-    y = np.concatenate([np.zeros(n_out, np.int64), np.ones(n_in, np.int64)])
+    X, y = _outer_and_inner(outer, inner, noise, rng)
     return Dataset(
-        X.astype(np.float32), y, "classify", ["x", "y"], ["outer", "inner"],
+        X, y, "classify", ["x", "y"], ["outer", "inner"],
         f"Two concentric circles: {n} points, radius ratio {factor}, noise {noise}.", name="circles",
     )  # fmt: skip
 
