@@ -123,6 +123,26 @@ def numpy_cases(rng):
 
 
 # ----------------------------------------------------------------- deltaprop
+SCALAR_OPS = {"sum", "cross_entropy"}
+
+
+def with_backward(forward, leaves, g):
+    """fwd+bwd timers for an autodiff library: clear the leaves' grads, run the op, backpropagate."""
+
+    def make_both(name):
+        op = forward[name]
+        upstream = None if name in SCALAR_OPS else g
+
+        def run():
+            for t in leaves:
+                t.grad = None
+            op().backward(upstream)
+
+        return run
+
+    return {name: make_both(name) for name in OPS}
+
+
 def deltaprop_cases(rng):
     a = dp.tensor(rng.standard_normal((N, N)).astype(np.float32), requires_grad=True)
     b = dp.tensor(rng.standard_normal((N, N)).astype(np.float32), requires_grad=True)
@@ -141,20 +161,7 @@ def deltaprop_cases(rng):
         "linear": lambda: ops.linear(a, b, bias),
         "cross_entropy": lambda: cross_entropy(a, labels),
     }
-    scalar = {"sum", "cross_entropy"}
-
-    def make_both(name):
-        op = forward[name]
-
-        def run():
-            for t in leaves:
-                t.grad = None
-            out = op()
-            out.backward(None if name in scalar else g)
-
-        return run
-
-    return forward, {name: make_both(name) for name in OPS}
+    return forward, with_backward(forward, leaves, g)
 
 
 # ----------------------------------------------------------------- PyTorch
@@ -181,20 +188,7 @@ def torch_cases(rng):
         "linear": lambda: F.linear(a, b, bias),
         "cross_entropy": lambda: F.cross_entropy(a, labels),
     }
-    scalar = {"sum", "cross_entropy"}
-
-    def make_both(name):
-        op = forward[name]
-
-        def run():
-            for t in leaves:
-                t.grad = None
-            out = op()
-            out.backward(None if name in scalar else g)
-
-        return run
-
-    return forward, {name: make_both(name) for name in OPS}
+    return forward, with_backward(forward, leaves, g)
 
 
 def main() -> None:
