@@ -6,7 +6,7 @@ import deltaprop as dp
 from deltaprop import optim
 
 
-def fit_sgd(model, X, y, lr, momentum=0.0, loss="mse", **kwargs):
-    """`dp.fit` with SGD and no progress bar, the setup most training tests share."""
+def fit_sgd(model, X, y, lr, momentum=0.0, loss="mse", progress=False, **kwargs):
+    """`dp.fit` with SGD (and no progress bar unless asked), the setup most training tests share."""
     optimizer = optim.SGD(model.parameters(), lr=lr, momentum=momentum)
-    return dp.fit(model, X, y, loss=loss, optimizer=optimizer, progress=False, **kwargs)
+    return dp.fit(model, X, y, loss=loss, optimizer=optimizer, progress=progress, **kwargs)

@@ -253,16 +253,7 @@ def test_fit_with_the_plain_bar_writes_carriage_return_lines(monkeypatch, capsys
     monkeypatch.setattr(progress, "_tqdm_class", lambda: None)
     model = nn.Linear(4, 2)
     X, labels = classification_data(n=8)
-    dp.fit(
-        model,
-        X,
-        labels,
-        loss="cross_entropy",
-        optimizer=optim.SGD(model.parameters(), lr=0.1),
-        epochs=3,
-        progress=True,
-        metrics=["accuracy"],
-    )
+    fit_sgd(model, X, labels, lr=0.1, loss="cross_entropy", epochs=3, progress=True, metrics=["accuracy"])
     out = capsys.readouterr().out
     assert "\r" in out and "epoch 3/3" in out and "accuracy" in out and out.endswith("\n")
 
@@ -271,14 +262,6 @@ def test_fit_uses_tqdm_when_installed(capsys):
     pytest.importorskip("tqdm")
     model = nn.Linear(4, 2)
     X, labels = classification_data(n=8)
-    dp.fit(
-        model,
-        X,
-        labels,
-        loss="cross_entropy",
-        optimizer=optim.SGD(model.parameters(), lr=0.1),
-        epochs=2,
-        progress=True,
-    )
+    fit_sgd(model, X, labels, lr=0.1, loss="cross_entropy", epochs=2, progress=True)
     err = capsys.readouterr().err  # tqdm writes to stderr
     assert "epoch 2/2" in err and "it/s" in err
