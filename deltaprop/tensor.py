@@ -22,6 +22,7 @@ import numpy as np
 
 from deltaprop import backend
 from deltaprop.errors import GraphError, NonFiniteError
+from deltaprop.hooks import RemovableHandle, add_hook
 
 # --------------------------------------------------------------------------- state
 
@@ -98,6 +99,7 @@ class Tensor:
         "_saved",
         "_op",
         "_retains_grad",
+        "_hooks",
         "name",
         "__weakref__",
     )
@@ -118,6 +120,7 @@ class Tensor:
         self._saved = None
         self._op = None
         self._retains_grad = False
+        self._hooks = None
         self.name = None
 
     # ------------------------------------------------------------------ facts
@@ -235,6 +238,7 @@ class Tensor:
         out._saved = None
         out._op = None
         out._retains_grad = False
+        out._hooks = None
         out.name = None
         return out
 
@@ -251,58 +255,41 @@ class Tensor:
                 "backward(): this tensor does not require grad; it was computed from inputs "
                 "with requires_grad=False or inside no_grad()"
             )
-        if grad is None:
-            if self.data.size != 1:
-                raise GraphError(
-                    f"backward(): output has shape {self.shape}, so the gradient is not implied; "
-                    "reduce it to a scalar (e.g. .sum() or .mean()) or pass grad= of that shape"
-                )
-            seed = self.xp.ones_like(self.data)
-        else:
-            seed = grad.data if isinstance(grad, Tensor) else grad
-            if not isinstance(seed, np.ndarray):
-                seed = self.xp.asarray(seed)
-            if seed.shape != self.data.shape:
-                raise GraphError(
-                    f"backward(): grad has shape {seed.shape} but the tensor has shape {self.shape}"
-                )
-            if seed.dtype != self.data.dtype:
-                seed = seed.astype(self.data.dtype)
-        if self._backward is None:  # a leaf: dC/d(itself) is the seed
-            _accumulate_into(self, seed)
-            return
+        seed = _seed_gradient(self, grad)
+        _backpropagate(self, seed, retain_graph)
 
-        # Leaves are not queued: a gradient reaching a leaf is added to its .grad at once.
-        # Every other node waits in `pending` until all its consumers have run.
-        pending: dict[int, Any] = {id(self): seed}
-        check = _anomaly_mode
-        for node in _reverse_topological(self):
-            g = pending.pop(id(node), None)
-            if g is None:
-                continue
-            if node._retains_grad:
-                _accumulate_into(node, g)
-            saved = node._saved
-            if saved is None:
-                raise GraphError(
-                    f"backward(): the graph through '{node._op}' was already freed by an earlier "
-                    "backward(); pass retain_graph=True to the first backward() to call it twice"
-                )
-            parents = node._parents
-            parent_grads = node._backward(g, saved, parents)
-            if not retain_graph:
-                node._saved = None
-            for parent, pg in zip(parents, parent_grads, strict=False):
-                if parent is None or pg is None:
-                    continue
-                if check:
-                    _check_finite(pg, f"backward of '{node._op}'", parent.shape)
-                if parent._backward is None:
-                    _accumulate_into(parent, pg)
-                    continue
-                key = id(parent)
-                previous = pending.get(key)
-                pending[key] = pg if previous is None else previous + pg
+    # ------------------------------------------------------------------ gradient hooks
+    def register_hook(self, hook: Callable[[Tensor], Any]) -> RemovableHandle:
+        """Call ``hook(grad)`` when dC/d(this tensor) is complete; a returned tensor replaces it.
+
+        As in PyTorch: on a leaf the hook sees the gradient before it is added
+        to ``.grad``; on an intermediate tensor, before it flows on to the
+        inputs. Returns a handle whose ``remove()`` takes the hook off.
+        """
+        if not self.requires_grad:
+            raise GraphError("register_hook: this tensor does not require grad, so no gradient reaches it")
+        return self._add_hook("grad", hook)
+
+    def register_post_accumulate_grad_hook(self, hook: Callable[[Tensor], Any]) -> RemovableHandle:
+        """Call ``hook(tensor)`` on a leaf right after this backward has finished adding to its ``.grad``.
+
+        The event distributed training waits for: a parameter's gradient is
+        final for this backward, so its all-reduce can start while the rest of
+        the graph is still being differentiated.
+        """
+        if not self.is_leaf or not self.requires_grad:
+            raise GraphError(
+                "register_post_accumulate_grad_hook: only leaf tensors that require grad (parameters) "
+                "accumulate a .grad; register a plain register_hook on an intermediate tensor"
+            )
+        return self._add_hook("post_accumulate", hook)
+
+    def _add_hook(self, kind: str, hook: Callable) -> RemovableHandle:
+        global _live_tensor_hooks
+        if self._hooks is None:
+            self._hooks = {"grad": {}, "post_accumulate": {}}
+        _live_tensor_hooks += 1
+        return add_hook(self._hooks[kind], hook, prepend=False, on_remove=_one_tensor_hook_fewer)
 
     # ------------------------------------------------------------------ operators
     # Each operator forwards to the op in deltaprop/ops, where its derivative lives.
@@ -507,6 +494,112 @@ def _as_array(data: Any, dtype: Any) -> Any:
     return array if module is np else module.asarray(array)
 
 
+def _seed_gradient(root: Tensor, grad: Any) -> Any:
+    """dC/d(root) as an array: 1 for a one-element loss, else ``grad`` checked against root's shape."""
+    if grad is None:
+        if root.data.size != 1:
+            raise GraphError(
+                f"backward(): output has shape {root.shape}, so the gradient is not implied; "
+                "reduce it to a scalar (e.g. .sum() or .mean()) or pass grad= of that shape"
+            )
+        return root.xp.ones_like(root.data)
+    seed = grad.data if isinstance(grad, Tensor) else grad
+    if not hasattr(seed, "shape"):
+        seed = root.xp.asarray(seed)
+    if seed.shape != root.data.shape:
+        raise GraphError(f"backward(): grad has shape {seed.shape} but the tensor has shape {root.shape}")
+    if seed.dtype != root.data.dtype:
+        seed = seed.astype(root.data.dtype)
+    return seed
+
+
+# Tensor hooks are rare; while none is registered the walk skips looking for them.
+_live_tensor_hooks = 0
+
+
+def _one_tensor_hook_fewer() -> None:
+    global _live_tensor_hooks
+    _live_tensor_hooks -= 1
+
+
+def _backpropagate(root: Tensor, seed: Any, retain_graph: bool) -> None:
+    """The reverse sweep: each node's backward runs once, after every node that uses it.
+
+    ``pending`` holds the gradient summed so far for each node still to run.
+    Without tensor hooks, a gradient reaching a leaf is added to its ``.grad``
+    at once; with hooks anywhere, leaves wait in ``pending`` like other nodes,
+    so their hooks see the complete gradient once, at the moment it is ready.
+    """
+    hooked = _live_tensor_hooks > 0
+    if root._backward is None and not hooked:  # a leaf: dC/d(itself) is the seed
+        _accumulate_into(root, seed)
+        return
+    pending: dict[int, Any] = {id(root): seed}
+    check = _anomaly_mode
+    for node in _reverse_topological(root, hooked):
+        g = pending.pop(id(node), None)
+        if g is None:
+            continue
+        if hooked and node._hooks is not None:
+            g = _run_grad_hooks(node, g)
+        if node._backward is None:  # only reached with hooks: a leaf whose gradient is complete
+            _accumulate_into(node, g)
+            if node._hooks is not None:
+                for hook in tuple(node._hooks["post_accumulate"].values()):
+                    hook(node)
+            continue
+        if node._retains_grad:
+            _accumulate_into(node, g)
+        saved = node._saved
+        if saved is None:
+            raise GraphError(
+                f"backward(): the graph through '{node._op}' was already freed by an earlier "
+                "backward(); pass retain_graph=True to the first backward() to call it twice"
+            )
+        parents = node._parents
+        parent_grads = node._backward(g, saved, parents)
+        if not retain_graph:
+            node._saved = None
+        for parent, pg in zip(parents, parent_grads, strict=False):
+            if parent is None or pg is None:
+                continue
+            if pg.shape != parent.data.shape:
+                raise _wrong_gradient_shape(node, parent, pg)
+            if check:
+                _check_finite(pg, f"backward of '{node._op}'", parent.shape)
+            if parent._backward is None and not hooked:
+                _accumulate_into(parent, pg)
+                continue
+            key = id(parent)
+            previous = pending.get(key)
+            pending[key] = pg if previous is None else previous + pg
+
+
+def _run_grad_hooks(node: Tensor, g: Any) -> Any:
+    """Apply ``register_hook`` hooks in order; each may return a replacement gradient."""
+    for hook in tuple(node._hooks["grad"].values()):
+        result = hook(Tensor._wrap(g))
+        if result is not None:
+            replacement = result.data if isinstance(result, Tensor) else result
+            if getattr(replacement, "shape", None) != node.data.shape:
+                raise GraphError(
+                    f"a tensor hook returned a gradient of shape {getattr(replacement, 'shape', None)} "
+                    f"for a tensor of shape {node.shape}; a hook must return None or a gradient of the "
+                    "tensor's own shape"
+                )
+            g = replacement
+    return g
+
+
+def _wrong_gradient_shape(node: Tensor, parent: Tensor, pg: Any) -> GraphError:
+    """A backward returned a gradient the wrong shape: caught here, not later in the optimizer."""
+    return GraphError(
+        f"backward of '{node._op}' returned a gradient of shape {tuple(pg.shape)} for an input of shape "
+        f"{tuple(parent.data.shape)}; a backward function must return one gradient per input, each "
+        "with that input's shape (undo broadcasting with deltaprop.ops.broadcast.unbroadcast)"
+    )
+
+
 def _accumulate_into(node: Tensor, g: Any) -> None:
     """Add g to node.grad. The first gradient is copied, as g may be shared with another input."""
     if node.grad is None:
@@ -526,11 +619,11 @@ def _check_finite(array: Any, where: str, shape: tuple) -> None:
         )
 
 
-def _reverse_topological(root: Tensor) -> list[Tensor]:
-    """Non-leaf nodes reachable from ``root``, each after every node that uses it (iterative DFS).
+def _reverse_topological(root: Tensor, include_leaves: bool = False) -> list[Tensor]:
+    """Nodes reachable from ``root``, each after every node that uses it (iterative DFS).
 
-    Leaves are left out: they have no backward to run, and `backward` adds
-    their gradients as they arrive.
+    Leaves are left out unless asked for: they have no backward to run, and
+    `backward` adds their gradients as they arrive.
     """
     order: list[Tensor] = []
     visited: set[int] = set()
@@ -546,7 +639,9 @@ def _reverse_topological(root: Tensor) -> list[Tensor]:
         visited.add(key)
         stack.append((node, True))
         for parent in node._parents:
-            if parent is not None and parent._backward is not None and id(parent) not in visited:
+            if parent is not None and id(parent) not in visited and (
+                include_leaves or parent._backward is not None
+            ):
                 stack.append((parent, False))
     order.reverse()
     return order
@@ -564,6 +659,7 @@ def make_result(data: Any, parents: tuple, backward: BackwardFn, saved: tuple, o
     out.data = data
     out.grad = None
     out._retains_grad = False
+    out._hooks = None
     out.name = None
     if _anomaly_mode and _grad_enabled:
         _check_finite(data, f"forward of '{op}'", data.shape)

@@ -117,3 +117,9 @@ def activation(name: str) -> Module:
     if key not in ACTIVATIONS:
         raise ValueError(f"unknown activation {name!r}; choose one of {sorted(ACTIVATIONS)}")
     return ACTIVATIONS[key]()
+
+
+# Every activation in the table maps each element on its own (Softmax does not): curvature code
+# (the Jacobian's matrix-form route, K-FAC) reads this flag instead of checking classes.
+for _cls in ACTIVATIONS.values():
+    _cls.elementwise = True

@@ -46,6 +46,9 @@ class Sequential(Module):
         self.add_module(str(len(self)), layer)
         return self
 
+    def chain(self) -> list[Module]:
+        return list(self._modules.values())
+
 
 class ModuleList(Module):
     """A list of modules whose parameters are registered (a plain list would hide them)."""

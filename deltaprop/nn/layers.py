@@ -9,6 +9,8 @@ from deltaprop.tensor import Tensor
 
 
 class Identity(Module):
+    elementwise = True
+
     def forward(self, x: Tensor) -> Tensor:
         return x
 

@@ -43,6 +43,9 @@ class Linear(Module):
     def forward(self, x: Tensor) -> Tensor:
         return ops.linear(x, self.weight, self.bias)
 
+    def affine(self) -> tuple[Parameter, Parameter | None]:
+        return self.weight, self.bias
+
     def extra_repr(self) -> str:
         return (
             f"in_features={self.in_features}, out_features={self.out_features}, "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from deltaprop.nn import functional as F
+from deltaprop.nn.curvature import SigmoidCrossEntropy, SoftmaxCrossEntropy, SquaredResiduals
 from deltaprop.nn.module import Module
 from deltaprop.tensor import Tensor
 
@@ -16,6 +17,13 @@ class _Loss(Module):
             )
         self.reduction = reduction
 
+    def output_curvature(self) -> SquaredResiduals | SoftmaxCrossEntropy | SigmoidCrossEntropy | None:
+        """This loss's objective and Hessian in the network's outputs, for second-order optimizers.
+
+        None: the loss does not support Gauss-Newton curvature (see deltaprop.nn.curvature).
+        """
+        return None
+
     def extra_repr(self) -> str:
         return "" if self.reduction == "mean" else f"reduction={self.reduction!r}"
 
@@ -26,12 +34,18 @@ class MSELoss(_Loss):
     def forward(self, prediction: Tensor, target: Tensor) -> Tensor:
         return F.mse_loss(prediction, target, self.reduction)
 
+    def output_curvature(self) -> SquaredResiduals:
+        return SquaredResiduals()
+
 
 class SquaredErrorLoss(_Loss):
     """The textbook E = 1/2 ||target - prediction||^2, averaged over examples."""
 
     def forward(self, prediction: Tensor, target: Tensor) -> Tensor:
         return F.squared_error_loss(prediction, target, self.reduction)
+
+    def output_curvature(self) -> SquaredResiduals:
+        return SquaredResiduals()
 
 
 class L1Loss(_Loss):
@@ -58,6 +72,9 @@ class CrossEntropyLoss(_Loss):
     def forward(self, logits: Tensor, target: Tensor) -> Tensor:
         return F.cross_entropy(logits, target, self.reduction, self.label_smoothing)
 
+    def output_curvature(self) -> SoftmaxCrossEntropy:
+        return SoftmaxCrossEntropy(self.label_smoothing)
+
 
 class NLLLoss(_Loss):
     def forward(self, log_probs: Tensor, target: Tensor) -> Tensor:
@@ -72,6 +89,9 @@ class BCELoss(_Loss):
 class BCEWithLogitsLoss(_Loss):
     def forward(self, logits: Tensor, target: Tensor) -> Tensor:
         return F.binary_cross_entropy_with_logits(logits, target, self.reduction)
+
+    def output_curvature(self) -> SigmoidCrossEntropy:
+        return SigmoidCrossEntropy()
 
 
 LOSSES: dict[str, type[_Loss]] = {

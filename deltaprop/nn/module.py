@@ -7,27 +7,50 @@ Parameters and sub-modules register themselves when assigned as attributes
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 
 from deltaprop import backend
 from deltaprop.errors import ShapeError
+from deltaprop.hooks import RemovableHandle, add_hook
+from deltaprop.nn.module_hooks import call_with_hooks
 from deltaprop.nn.parameter import Parameter
 from deltaprop.tensor import Tensor
 
 
 class Module:
-    """Base class: subclass it, assign layers and Parameters in ``__init__``, write ``forward``."""
+    """Base class: subclass it, assign layers and Parameters in ``__init__``, write ``forward``.
+
+    Attributes are kept in ordinary instance attributes (so reading
+    ``self.weight`` in ``forward`` costs nothing extra) and, by kind, in three
+    tables that ``parameters()``, ``buffers()``, ``state_dict()`` and friends
+    walk: ``_parameters``, ``_buffers`` and ``_modules``. Assigning to a name
+    keeps its kind: a registered buffer stays a buffer when ``forward`` writes
+    ``self.running_mean = new_value``, as in PyTorch.
+    """
 
     training: bool
+    #: True for layers that apply one function to every element on its own (activations,
+    #: Identity): curvature code takes f'(z) from them. See docs/architecture.md.
+    elementwise: bool = False
 
     def __init__(self) -> None:
-        object.__setattr__(self, "_parameters", {})
-        object.__setattr__(self, "_modules", {})
-        object.__setattr__(self, "_buffers", {})
-        object.__setattr__(self, "training", True)
+        setattr_ = object.__setattr__
+        setattr_(self, "_parameters", {})
+        setattr_(self, "_buffers", {})
+        setattr_(self, "_non_persistent_buffers", set())
+        setattr_(self, "_modules", {})
+        setattr_(self, "_forward_pre_hooks", {})
+        setattr_(self, "_forward_pre_hooks_with_kwargs", {})
+        setattr_(self, "_forward_hooks", {})
+        setattr_(self, "_forward_hooks_with_kwargs", {})
+        setattr_(self, "_forward_hooks_always_called", {})
+        setattr_(self, "_backward_pre_hooks", {})
+        setattr_(self, "_backward_hooks", {})
+        setattr_(self, "_has_hooks", False)
+        setattr_(self, "training", True)
 
     # ------------------------------------------------------------------ registration
     def __setattr__(self, name: str, value: Any) -> None:
@@ -35,40 +58,172 @@ class Module:
             raise AttributeError(
                 f"{type(self).__name__}: call super().__init__() before assigning attributes"
             )
-        for table in (self._parameters, self._modules, self._buffers):
-            table.pop(name, None)
         if isinstance(value, Parameter):
+            self._forget(name)
             self._parameters[name] = value
+        elif name in self._parameters:
+            if value is not None:
+                raise TypeError(
+                    f"{type(self).__name__}: cannot assign a {type(value).__name__} to parameter "
+                    f"'{name}' (a Parameter or None expected); to change its values in place use "
+                    f"self.{name}.data[...] = ..."
+                )
+            self._parameters[name] = None
         elif isinstance(value, Module):
+            self._forget(name)
             self._modules[name] = value
+        elif name in self._modules:
+            if value is not None:
+                raise TypeError(
+                    f"{type(self).__name__}: cannot assign a {type(value).__name__} to sub-module "
+                    f"'{name}' (a Module or None expected)"
+                )
+            self._modules[name] = None
+        elif name in self._buffers:
+            value = _as_buffer(self, name, value)
+            self._buffers[name] = value
         object.__setattr__(self, name, value)
 
+    def _forget(self, name: str) -> None:
+        """Drop ``name`` from every table (it is about to be registered as another kind)."""
+        self._parameters.pop(name, None)
+        self._modules.pop(name, None)
+        self._buffers.pop(name, None)
+        self._non_persistent_buffers.discard(name)
+
     def __delattr__(self, name: str) -> None:
-        for table in (self._parameters, self._modules, self._buffers):
-            table.pop(name, None)
+        self._forget(name)
         object.__delattr__(self, name)
 
     def register_parameter(self, name: str, param: Parameter | None) -> None:
+        """Register ``param`` (or an empty slot, None) under ``name``, like ``self.name = param``."""
+        _check_name(self, name, "parameter")
         if param is None:
+            self._forget(name)
+            self._parameters[name] = None
             object.__setattr__(self, name, None)
-            self._parameters.pop(name, None)
+        elif not isinstance(param, Parameter):
+            raise TypeError(
+                f"{type(self).__name__}.register_parameter: '{name}' must be a Parameter or None, got "
+                f"{type(param).__name__}; wrap it: nn.Parameter(tensor)"
+            )
         else:
             setattr(self, name, param)
 
-    def register_buffer(self, name: str, array: Any) -> None:
-        """State that is saved with the model but not trained (e.g. running statistics)."""
-        object.__setattr__(self, name, array)
-        self._buffers[name] = name
+    def register_buffer(self, name: str, tensor: Any, persistent: bool = True) -> None:
+        """State saved with the model but not trained (running statistics, counters, masks).
+
+        ``tensor`` may be a Tensor, an array (wrapped into a Tensor) or None.
+        A persistent buffer is part of `state_dict` (and so of saved files and
+        checkpoints); ``persistent=False`` keeps it out. Either way it moves
+        with the model (`to`) and survives reassignment.
+        """
+        _check_name(self, name, "buffer")
+        if name in self.__dict__ and name not in self._buffers:
+            raise KeyError(f"{type(self).__name__}.register_buffer: attribute '{name}' already exists")
+        value = _as_buffer(self, name, tensor)
+        self._buffers[name] = value
+        if persistent:
+            self._non_persistent_buffers.discard(name)
+        else:
+            self._non_persistent_buffers.add(name)
+        object.__setattr__(self, name, value)
 
     def add_module(self, name: str, module: Module | None) -> None:
-        setattr(self, name, module)
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"{type(self).__name__}.add_module: '{name}' is a {type(module).__name__}, not a Module")
+        _check_name(self, name, "module")
+        self._forget(name)
+        self._modules[name] = module
+        object.__setattr__(self, name, module)
+
+    register_module = add_module
 
     # ------------------------------------------------------------------ calling
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self._has_hooks:
+            return call_with_hooks(self, args, kwargs)
         return self.forward(*args, **kwargs)
+
+    # ------------------------------------------------------------------ hooks
+    def register_forward_pre_hook(
+        self, hook: Callable[..., Any], *, prepend: bool = False, with_kwargs: bool = False
+    ) -> RemovableHandle:
+        """``hook(module, args)`` before every forward; it may return replacement args.
+
+        With ``with_kwargs=True`` it is ``hook(module, args, kwargs)`` and may
+        return ``(args, kwargs)``. Returns a handle; ``handle.remove()`` takes it off.
+        """
+        also = (self._forward_pre_hooks_with_kwargs,) if with_kwargs else ()
+        handle = add_hook(self._forward_pre_hooks, hook, prepend, self._update_has_hooks, also)
+        if with_kwargs:
+            self._forward_pre_hooks_with_kwargs[handle.id] = True
+        self._update_has_hooks()
+        return handle
+
+    def register_forward_hook(
+        self,
+        hook: Callable[..., Any],
+        *,
+        prepend: bool = False,
+        with_kwargs: bool = False,
+        always_call: bool = False,
+    ) -> RemovableHandle:
+        """``hook(module, args, output)`` after every forward; it may return a replacement output.
+
+        ``with_kwargs=True``: ``hook(module, args, kwargs, output)``.
+        ``always_call=True``: also called (with output None) when forward raises.
+        """
+        also = []
+        if with_kwargs:
+            also.append(self._forward_hooks_with_kwargs)
+        if always_call:
+            also.append(self._forward_hooks_always_called)
+        handle = add_hook(self._forward_hooks, hook, prepend, self._update_has_hooks, tuple(also))
+        for table in also:
+            table[handle.id] = True
+        self._update_has_hooks()
+        return handle
+
+    def register_full_backward_pre_hook(
+        self, hook: Callable[..., Any], prepend: bool = False
+    ) -> RemovableHandle:
+        """``hook(module, grad_output)`` when dC/d(output) is known; may return a replacement tuple."""
+        handle = add_hook(self._backward_pre_hooks, hook, prepend, self._update_has_hooks)
+        self._update_has_hooks()
+        return handle
+
+    def register_full_backward_hook(self, hook: Callable[..., Any], prepend: bool = False) -> RemovableHandle:
+        """``hook(module, grad_input, grad_output)`` when dC/d(inputs) is known (PyTorch's signature).
+
+        ``grad_input`` holds None for inputs that need no gradient; a hook may
+        return a replacement ``grad_input`` tuple. Works for modules whose
+        forward returns one Tensor (see deltaprop.nn.module_hooks for how).
+        """
+        handle = add_hook(self._backward_hooks, hook, prepend, self._update_has_hooks)
+        self._update_has_hooks()
+        return handle
+
+    def _update_has_hooks(self) -> None:
+        has = bool(self._forward_pre_hooks or self._forward_hooks or self._backward_hooks
+                   or self._backward_pre_hooks)
+        object.__setattr__(self, "_has_hooks", has)
+
+    # ------------------------------------------------------------------ structure (for curvature code)
+    def affine(self) -> tuple[Parameter, Parameter | None] | None:
+        """``(weight, bias)`` if this layer computes ``x @ weight.T + bias`` on the last axis, else None.
+
+        Second-order optimizers and K-FAC ask layers this instead of checking
+        their class, so they work for any layer that says it is affine.
+        """
+        return None
+
+    def chain(self) -> list[Module] | None:
+        """The sub-modules in order if ``forward`` is exactly their composition (Sequential), else None."""
+        return None
 
     # ------------------------------------------------------------------ walking the tree
     def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
@@ -106,10 +261,23 @@ class Module:
         """Total count of trainable numbers."""
         return sum(p.size for p in self.parameters())
 
-    def named_buffers(self) -> Iterator[tuple[str, Any]]:
+    def named_buffers(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Tensor]]:
+        """Every registered buffer (None slots skipped) by dotted name, persistent or not."""
+        modules = self.named_modules(prefix) if recurse else iter([(prefix, self)])
+        for module_name, module in modules:
+            for name, value in module._buffers.items():
+                if value is not None:
+                    yield (f"{module_name}.{name}" if module_name else name), value
+
+    def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
+        for _, value in self.named_buffers(recurse=recurse):
+            yield value
+
+    def _persistent_buffers(self) -> Iterator[tuple[str, Tensor]]:
         for module_name, module in self.named_modules():
-            for name in module._buffers:
-                yield (f"{module_name}.{name}" if module_name else name), getattr(module, name)
+            for name, value in module._buffers.items():
+                if value is not None and name not in module._non_persistent_buffers:
+                    yield (f"{module_name}.{name}" if module_name else name), value
 
     # ------------------------------------------------------------------ modes and grads
     def train(self, mode: bool = True) -> Module:
@@ -142,22 +310,22 @@ class Module:
         return self
 
     def to(self, device: str) -> Module:
-        """Move every parameter and buffer to ``'cpu'`` or ``'cuda'`` in place."""
+        """Move every parameter, gradient and buffer to ``'cpu'`` or ``'cuda'`` in place."""
         xp = np if device == "cpu" else backend._cupy()
-        for param in self.parameters():
-            param.data = backend.to_module(param.data, xp)
-            if param.grad is not None:
-                param.grad = backend.to_module(param.grad, xp)
-        for module in self.modules():
-            for name in module._buffers:
-                object.__setattr__(module, name, backend.to_module(getattr(module, name), xp))
+        for tensor in [*self.parameters(), *self.buffers()]:
+            tensor.data = backend.to_module(tensor.data, xp)
+            if tensor.grad is not None:
+                tensor.grad = backend.to_module(tensor.grad, xp)
         return self
 
     def astype(self, dtype: Any) -> Module:
-        """Cast every parameter (e.g. to float64 for gradient checks); returns self."""
+        """Cast every parameter and floating-point buffer (e.g. to float64 for gradient checks)."""
         for param in self.parameters():
             param.data = param.data.astype(dtype)
             param.grad = None
+        for buffer in self.buffers():
+            if buffer.data.dtype.kind == "f":
+                buffer.data = buffer.data.astype(dtype)
         return self
 
     def double(self) -> Module:
@@ -168,16 +336,16 @@ class Module:
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, np.ndarray]:
-        """Every parameter and buffer by dotted name, as NumPy arrays (copies)."""
+        """Every parameter and persistent buffer by dotted name, as NumPy arrays (copies)."""
         state = {name: backend.to_numpy(p.data).copy() for name, p in self.named_parameters()}
-        for name, value in self.named_buffers():
-            state[name] = backend.to_numpy(np.asarray(value) if np.isscalar(value) else value).copy()
+        for name, value in self._persistent_buffers():
+            state[name] = backend.to_numpy(value.data).copy()
         return state
 
     def load_state_dict(self, state: dict[str, Any], strict: bool = True) -> Module:
-        """Copy arrays into the parameters in place; with strict, names must match exactly."""
+        """Copy arrays into the parameters and buffers in place; with strict, names must match exactly."""
         own = dict(self.named_parameters())
-        buffers = dict(self.named_buffers())
+        buffers = dict(self._persistent_buffers())
         missing = [k for k in [*own, *buffers] if k not in state]
         unexpected = [k for k in state if k not in own and k not in buffers]
         if strict and (missing or unexpected):
@@ -185,26 +353,16 @@ class Module:
                 f"load_state_dict: missing keys {missing}, unexpected keys {unexpected}; "
                 "the saved model has another architecture (pass strict=False to load the overlap)"
             )
-        for name, param in own.items():
+        for name, tensor in [*own.items(), *buffers.items()]:
             if name not in state:
                 continue
-            value = np.asarray(state[name])
-            if value.shape != param.shape:
+            value = np.asarray(state[name].data if isinstance(state[name], Tensor) else state[name])
+            if value.shape != tensor.shape:
                 raise ShapeError(
                     f"load_state_dict: '{name}' has shape {value.shape} in the state but "
-                    f"{param.shape} in the model"
+                    f"{tensor.shape} in the model"
                 )
-            param.data[...] = backend.to_module(value, param.xp)
-        for name in buffers:
-            if name in state:
-                owner, _, attr = name.rpartition(".")
-                module = self.get_submodule(owner) if owner else self
-                current = getattr(module, attr)
-                value = np.asarray(state[name])
-                if isinstance(current, np.ndarray) or hasattr(current, "shape"):
-                    current[...] = backend.to_module(value, backend.array_module(current))
-                else:
-                    object.__setattr__(module, attr, value.item())
+            tensor.data[...] = backend.to_module(value, tensor.xp)
         return self
 
     def get_submodule(self, target: str) -> Module:
@@ -236,4 +394,31 @@ def check_input(module: Module, x: Tensor, features: int, axis: int = -1) -> Non
         raise ShapeError(
             f"{type(module).__name__}: expected {features} features on axis {axis}, got input of "
             f"shape {x.shape}; fix the layer's input size or the data's columns"
+        )
+
+
+def _as_buffer(module: Module, name: str, value: Any) -> Tensor | None:
+    """A buffer's value as a Tensor that needs no gradient (arrays and numbers are wrapped)."""
+    if value is None:
+        return None
+    if isinstance(value, Parameter):
+        raise TypeError(
+            f"{type(module).__name__}: buffer '{name}' cannot hold a Parameter (buffers are not trained); "
+            "assign it under another name, or register_parameter"
+        )
+    if isinstance(value, Tensor):
+        return value.detach() if value.requires_grad and not value.is_leaf else value
+    array = value if hasattr(value, "shape") and hasattr(value, "dtype") else np.asarray(value)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(
+            f"{type(module).__name__}: cannot use a {type(value).__name__} of dtype {array.dtype} as "
+            f"buffer '{name}' (a numeric Tensor, array or number, or None, expected)"
+        )
+    return Tensor._wrap(array)
+
+
+def _check_name(module: Module, name: str, kind: str) -> None:
+    if not isinstance(name, str) or not name or "." in name:
+        raise KeyError(
+            f"{type(module).__name__}: {kind} name must be a non-empty string without '.', got {name!r}"
         )

@@ -10,14 +10,22 @@ for a dense layer the per-example gradient is an outer product,
 ``dy[n,k]/dW = delta[n] a[n]^T``. So the Jacobian needs one sweep per *output
 unit* (K of them), never one per example. Three routes, fastest first:
 
-1. `Sequential` of `Linear` and elementwise activations: the matrix-form delta
-   recursion in NumPy, all K output units at once (``D`` below has shape
-   (N, K, width)); no graph is built.
-2. Any model whose parameters all belong to `Linear` layers: one forward with
-   the graph, then one ``backward`` per output unit; each Linear's input ``a``
-   and the delta at its output are captured and combined into per-example rows.
+1. A chain of affine layers and elementwise activations (a `Sequential` of
+   `Linear` and activations): the matrix-form delta recursion in NumPy, all K
+   output units at once (``D`` below has shape (N, K, width)); no graph is built.
+2. Any model whose parameters all belong to affine layers: one forward with
+   the graph, then one ``backward`` per output unit; a forward hook captures
+   each affine layer's input ``a`` and output, whose delta after the backward
+   gives the per-example rows.
 3. Anything else: one ``backward`` per row (N*K of them). Correct for any
    model, slow for big data.
+
+This file sits below `nn` in the house, so it never checks layer classes: it
+asks each module the structural questions of `deltaprop.nn.Module`:
+``module.chain()`` (its sub-modules in order, if forward is their
+composition), ``module.affine()`` (``(weight, bias)`` if it computes
+``x @ weight.T + bias``) and ``module.elementwise`` (it maps each element on
+its own). A new layer that answers them gets the fast routes for free.
 
 Columns follow the order of ``params`` (default ``model.parameters()``), each
 parameter flattened in C order, as `flatten_params` does.
@@ -31,14 +39,9 @@ from typing import Any
 
 import numpy as np
 
-from deltaprop.nn.activation import ACTIVATIONS
-from deltaprop.nn.containers import Sequential
-from deltaprop.nn.layers import Identity
-from deltaprop.nn.linear import Linear
-from deltaprop.nn.module import Module
 from deltaprop.tensor import Tensor, enable_grad, no_grad
 
-_ELEMENTWISE = tuple(set(ACTIVATIONS.values())) + (Identity,)
+Module = Any  # a deltaprop.nn.Module; not imported, as nn sits above optim
 
 
 # --------------------------------------------------------------------------- flat parameter vectors
@@ -85,9 +88,9 @@ def residual_jacobian(
             f"residual_jacobian: X has shape {x.shape}; give a batch of shape (N, features), "
             "e.g. X.reshape(-1, 1) for one input feature"
         )
-    if _is_dense_sequential(model) and x.ndim == 2:
-        return _jacobian_dense_sequential(model, x, params)
-    if x.ndim == 2 and _all_params_in_linear(model, params):
+    if x.ndim == 2 and dense_chain(model) is not None:
+        return _jacobian_dense_chain(model, x, params)
+    if x.ndim == 2 and _all_params_affine(model, params):
         return _jacobian_by_output_unit(model, x, params)
     return _jacobian_by_row(model, x, params)
 
@@ -126,10 +129,13 @@ def output_jacobian(output: Tensor, params: Sequence[Tensor]) -> np.ndarray:
     return rows
 
 
-# --------------------------------------------------------------------------- route 1: dense Sequential
-def _is_dense_sequential(model: Module) -> bool:
-    layers = list(model) if isinstance(model, Sequential) else [model]
-    return all(isinstance(layer, Linear) or type(layer) in _ELEMENTWISE for layer in layers)
+# --------------------------------------------------------------------------- route 1: dense chain
+def dense_chain(model: Module) -> list[Module] | None:
+    """The layers of ``model`` if it is a chain of affine layers and elementwise activations, else None."""
+    layers = model.chain() or [model]
+    if all(layer.affine() is not None or layer.elementwise for layer in layers):
+        return layers
+    return None
 
 
 def _activation_and_slope(layer: Module, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -141,20 +147,22 @@ def _activation_and_slope(layer: Module, z: np.ndarray) -> tuple[np.ndarray, np.
     return a.data, t.grad
 
 
-def _jacobian_dense_sequential(
+def _jacobian_dense_chain(
     model: Module, x: np.ndarray, params: Sequence[Tensor]
 ) -> tuple[np.ndarray, np.ndarray]:
-    layers = list(model) if isinstance(model, Sequential) else [model]
+    layers = dense_chain(model) or []
     dtype = next(p.data.dtype for p in params)
     a = x.astype(dtype, copy=False)
     # Forward, keeping each Linear's input and each activation's slope.
-    trail: list[tuple[str, Module, np.ndarray]] = []  # ('linear', layer, input) | ('act', layer, slope)
+    trail: list[tuple[str, Any, np.ndarray]] = []  # ('affine', (W, b), input) | ('act', layer, slope)
     for layer in layers:
-        if isinstance(layer, Linear):
-            trail.append(("linear", layer, a))
-            a = a @ layer.weight.data.T
-            if layer.bias is not None:
-                a = a + layer.bias.data
+        affine = layer.affine()
+        if affine is not None:
+            weight, bias = affine
+            trail.append(("affine", affine, a))
+            a = a @ weight.data.T
+            if bias is not None:
+                a = a + bias.data
         else:
             a, slope = _activation_and_slope(layer, a)
             trail.append(("act", layer, slope))
@@ -164,14 +172,15 @@ def _jacobian_dense_sequential(
     J = np.zeros((n, k, sum(p.data.size for p in params)), dtype=dtype)
     # D[n, k, j] = d output[n, k] / d (current layer value)[n, j]; starts as the identity.
     D = np.broadcast_to(np.eye(k, dtype=dtype), (n, k, k))
-    for kind, layer, saved in reversed(trail):
+    for kind, what, saved in reversed(trail):
         if kind == "act":
             D = D * saved[:, None, :]
             continue
-        _place(J, table, layer.weight, (D[:, :, :, None] * saved[:, None, None, :]).reshape(n, k, -1))
-        if layer.bias is not None:
-            _place(J, table, layer.bias, D)
-        D = D @ layer.weight.data
+        weight, bias = what
+        _place(J, table, weight, (D[:, :, :, None] * saved[:, None, None, :]).reshape(n, k, -1))
+        if bias is not None:
+            _place(J, table, bias, D)
+        D = D @ weight.data
     return output, J.reshape(n * k, -1)
 
 
@@ -182,35 +191,37 @@ def _place(J: np.ndarray, table: dict, p: Tensor, block: np.ndarray) -> None:
 
 
 # ------------------------------------------------------------------- route 2: one backward per output unit
-def _all_params_in_linear(model: Module, params: Sequence[Tensor]) -> bool:
+def _all_params_affine(model: Module, params: Sequence[Tensor]) -> bool:
     owned = set()
     for module in model.modules():
-        if isinstance(module, Linear):
-            owned.update(id(p) for p in module.parameters())
+        affine = module.affine()
+        if affine is not None:
+            owned.update(id(p) for p in affine if p is not None)
     return all(id(p) in owned for p in params)
 
 
 @contextmanager
-def _capture_linear(model: Module):
-    """Record (layer, input array, output tensor) for every Linear call while the block runs."""
-    calls: list[tuple[Linear, np.ndarray, Tensor]] = []
-    patched = []
-    for module in model.modules():
-        if isinstance(module, Linear) and "forward" not in module.__dict__:
+def capture_affine(model: Module):
+    """Record ``(module, input array, output tensor)`` for every affine layer call in the block.
 
-            def forward(x, _layer=module):
-                z = type(_layer).forward(_layer, x)
-                z.retain_grad()
-                calls.append((_layer, x.data if isinstance(x, Tensor) else np.asarray(x), z))
-                return z
+    A forward hook per affine layer (removed on exit) marks each output with
+    ``retain_grad``, so after a backward its ``.grad`` is the delta at the
+    layer's output; with the input that gives per-example weight gradients.
+    Other hooks (the non-finite guard, GradientFlow) can be active at the same time.
+    """
+    calls: list[tuple[Any, np.ndarray, Tensor]] = []
 
-            object.__setattr__(module, "forward", forward)
-            patched.append(module)
+    def record(module: Any, args: tuple, output: Tensor) -> None:
+        x = args[0]
+        output.retain_grad()
+        calls.append((module, x.data if isinstance(x, Tensor) else np.asarray(x), output))
+
+    handles = [m.register_forward_hook(record) for m in model.modules() if m.affine() is not None]
     try:
         yield calls
     finally:
-        for module in patched:
-            del module.__dict__["forward"]
+        for handle in handles:
+            handle.remove()
 
 
 @contextmanager
@@ -231,7 +242,7 @@ def _jacobian_by_output_unit(
     model: Module, x: np.ndarray, params: Sequence[Tensor]
 ) -> tuple[np.ndarray, np.ndarray]:
     table = _offsets(params)
-    with enable_grad(), _capture_linear(model) as calls, _saved_grads(params):
+    with enable_grad(), capture_affine(model) as calls, _saved_grads(params):
         out = model(Tensor(x))
         output = out.data.reshape(len(x), -1)
         n, k = output.shape
@@ -246,10 +257,11 @@ def _jacobian_by_output_unit(
             seed2[:, unit] = 0
             for layer, a, z in calls:
                 delta = np.zeros(z.data.shape, z.data.dtype) if z.grad is None else z.grad
+                weight, bias = layer.affine()
                 block = (delta[:, :, None] * a[:, None, :]).reshape(n, -1)
-                _place(J[:, unit], table, layer.weight, block)
-                if layer.bias is not None:
-                    _place(J[:, unit], table, layer.bias, delta)
+                _place(J[:, unit], table, weight, block)
+                if bias is not None:
+                    _place(J[:, unit], table, bias, delta)
     return output, J.reshape(n * k, -1)
 
 

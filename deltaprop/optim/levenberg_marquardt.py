@@ -40,7 +40,6 @@ from typing import Any
 
 import numpy as np
 
-from deltaprop import nn
 from deltaprop.optim.jacobian import (
     assign_params,
     flatten_params,
@@ -55,66 +54,25 @@ SUPPORTED_LOSSES = "MSELoss, SquaredErrorLoss, CrossEntropyLoss, BCEWithLogitsLo
 
 
 # --------------------------------------------------------------------------- the objective in the outputs
-def loss_kind(loss_fn: Any, who: str) -> str:
-    """'squares', 'cross_entropy' or 'bce_logits'; a clear error for any other loss."""
-    if isinstance(loss_fn, str):
-        loss_fn = nn.loss_by_name(loss_fn)
-    if isinstance(loss_fn, (nn.MSELoss, nn.SquaredErrorLoss)):
-        return "squares"
-    if isinstance(loss_fn, nn.CrossEntropyLoss):
-        return "cross_entropy"
-    if isinstance(loss_fn, nn.BCEWithLogitsLoss):
-        return "bce_logits"
-    raise TypeError(
-        f"{who}: loss {type(loss_fn).__name__} is not supported; second-order training needs a loss "
-        f"whose curvature in the outputs is known: {SUPPORTED_LOSSES}. For probabilities use "
-        "BCEWithLogitsLoss on logits (drop the final Sigmoid), for NLLLoss use CrossEntropyLoss on logits"
-    )
+def output_curvature(loss_fn: Any, who: str) -> Any:
+    """The loss's description of its curvature in the outputs (deltaprop.nn.curvature), or a clear error."""
+    describe = getattr(loss_fn, "output_curvature", None)
+    curvature = describe() if callable(describe) else None
+    if curvature is None:
+        raise TypeError(
+            f"{who}: loss {type(loss_fn).__name__} is not supported; second-order training needs a loss "
+            f"whose curvature in the outputs is known: {SUPPORTED_LOSSES}. For probabilities use "
+            "BCEWithLogitsLoss on logits (drop the final Sigmoid), for NLLLoss use CrossEntropyLoss on logits"
+        )
+    return curvature
 
 
-def _targets(kind: str, y: np.ndarray, output: np.ndarray, loss_fn: Any) -> np.ndarray:
-    """Targets in the shape of the (N, K) output (class labels become probabilities)."""
-    if kind == "cross_entropy" and (y.ndim == 1 or y.dtype.kind in "iu"):
-        labels = y.reshape(-1).astype(np.int64)
-        q = np.zeros(output.shape, dtype=np.float64)
-        q[np.arange(len(labels)), labels] = 1.0
-    else:
-        q = np.asarray(y, dtype=np.float64).reshape(output.shape)
-    eps = getattr(loss_fn, "label_smoothing", 0.0) if kind == "cross_entropy" else 0.0
-    return q * (1 - eps) + eps / output.shape[1] if eps else q
-
-
-def objective(kind: str, output: np.ndarray, q: np.ndarray) -> float:
-    """Summed objective over examples: 1/2 ||e||^2, or the summed cross-entropy."""
-    z = output.astype(np.float64, copy=False)
-    if kind == "squares":
-        e = z - q
-        return 0.5 * float(np.sum(e * e))
-    if kind == "cross_entropy":
-        zmax = z.max(axis=1, keepdims=True)
-        lse = zmax[:, 0] + np.log(np.exp(z - zmax).sum(axis=1))
-        return float(np.sum(lse * q.sum(axis=1) - np.sum(z * q, axis=1)))
-    return float(np.sum(np.logaddexp(0.0, z) - q * z))  # BCE with logits
-
-
-def curvature(kind: str, output: np.ndarray, q: np.ndarray, J: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(G, g): Gauss-Newton matrix J^T H J and gradient J^T r of the summed objective."""
+def gauss_newton_system(curvature: Any, output: np.ndarray, q: np.ndarray, J: np.ndarray):
+    """(G, g): the Gauss-Newton matrix J^T H J and the gradient J^T dE/dz of the summed objective."""
     J = J.astype(np.float64, copy=False)
-    z = output.astype(np.float64, copy=False)
-    n, k = z.shape
-    if kind == "squares":
-        r = (z - q).ravel()
-        return J.T @ J, J.T @ r
-    if kind == "bce_logits":
-        s = 1.0 / (1.0 + np.exp(-z))
-        r = (s - q).ravel()
-        return J.T @ (J * (s * (1 - s)).reshape(-1, 1)), J.T @ r
-    p = np.exp(z - z.max(axis=1, keepdims=True))
-    p /= p.sum(axis=1, keepdims=True)
-    r = (p * q.sum(axis=1, keepdims=True) - q).ravel()
-    J3 = J.reshape(n, k, -1)
-    # H_n J_n with H_n = diag(p_n) - p_n p_n^T, without forming H.
-    HJ = p[:, :, None] * (J3 - np.einsum("nk,nkp->np", p, J3)[:, None, :])
+    n, k = output.shape
+    r = curvature.gradient(output, q).ravel()
+    HJ = curvature.hessian_times(output, q, J.reshape(n, k, -1))
     return J.T @ HJ.reshape(n * k, -1), J.T @ r
 
 
@@ -173,8 +131,7 @@ class CurvatureOptimizer(Optimizer):
     # ------------------------------------------------------------------ used by deltaprop.fit
     def fit_step(self, model: Any, loss_fn: Any, X: Any, y: Any) -> float:
         """One step on (X, y); returns ``loss_fn``'s value before the step, as a float."""
-        who = type(self).__name__
-        kind = loss_kind(loss_fn, who)
+        curvature = output_curvature(loss_fn, type(self).__name__)
         x = X.data if isinstance(X, Tensor) else np.asarray(X)
         yy = y.data if isinstance(y, Tensor) else np.asarray(y)
         rows = self.param_groups[0].get("max_jacobian_rows")
@@ -188,17 +145,17 @@ class CurvatureOptimizer(Optimizer):
         for start in range(0, len(x), chunk):
             xc, yc = x[start : start + chunk], yy[start : start + chunk]
             out, J = residual_jacobian(model, xc, params)
-            q = _targets(kind, yc, out, loss_fn)
-            Gc, gc = curvature(kind, out, q, J)
+            q = curvature.targets(yc, out)
+            Gc, gc = gauss_newton_system(curvature, out, q, J)
             G += Gc
             g += gc
-            f0 += objective(kind, out, q)
+            f0 += curvature.objective(out, q)
             outputs.append(out)
         output = np.concatenate(outputs)
-        q_all = _targets(kind, yy, output, loss_fn)
+        q_all = curvature.targets(yy, output)
 
         def evaluate() -> float:
-            return objective(kind, model_output(model, x), q_all)
+            return curvature.objective(model_output(model, x), q_all)
 
         with no_grad():
             pred = Tensor(output.reshape((len(x),) + _output_tail(model, x)))

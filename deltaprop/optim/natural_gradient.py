@@ -29,9 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from deltaprop.nn.linear import Linear
-from deltaprop.nn.module import Module
-from deltaprop.optim.jacobian import _capture_linear
+from deltaprop.optim.jacobian import capture_affine
 from deltaprop.optim.optimizer import Optimizer, check_nonnegative
 from deltaprop.tensor import Tensor, enable_grad
 
@@ -68,14 +66,14 @@ class NaturalGradient(Optimizer):
             "call opt.fit_step(model, loss_fn, X, y) or train with deltaprop.fit(..., optimizer=opt)"
         )
 
-    def fit_step(self, model: Module, loss_fn: Any, X: Any, y: Any) -> float:
+    def fit_step(self, model: Any, loss_fn: Any, X: Any, y: Any) -> float:
         """Forward, backward, and one natural-gradient update; returns the loss before it."""
         layers = self._layers(model)
         x = X if isinstance(X, Tensor) else Tensor(np.asarray(X))
         for group in self.param_groups:
             for p in group["params"]:
                 p.grad = None
-        with enable_grad(), _capture_linear(model) as calls:
+        with enable_grad(), capture_affine(model) as calls:
             loss = loss_fn(model(x), y if isinstance(y, Tensor) else Tensor(np.asarray(y)))
             loss.backward()
         n = len(x.data)
@@ -94,20 +92,27 @@ class NaturalGradient(Optimizer):
         return float(loss.item())
 
     # ------------------------------------------------------------------ helpers
-    def _layers(self, model: Module) -> dict[int, Linear]:
-        """Map id(parameter) -> the Linear that owns it; a clear error for any other parameter."""
-        owner = {}
-        for module in model.modules():
-            if isinstance(module, Linear):
-                for p in module.parameters():
-                    owner[id(p)] = module
+    def _layers(self, model: Any) -> dict[int, Any]:
+        """Map id(parameter) -> the affine layer that owns it; a clear error for any other parameter."""
+        owner: dict[int, Any] = {}
+        kinds: dict[int, str] = {}
+        for name, module in model.named_modules():
+            affine = module.affine()
+            for p in module._parameters.values():
+                if p is not None:
+                    kinds.setdefault(id(p), f"'{name}' ({type(module).__name__})" if name else type(module).__name__)
+            if affine is not None:
+                for p in affine:
+                    if p is not None:
+                        owner[id(p)] = module
         for group in self.param_groups:
             for p in group["params"]:
                 if id(p) not in owner:
                     raise TypeError(
-                        f"NaturalGradient: a parameter of shape {p.shape} does not belong to a Linear layer; "
-                        "its Fisher approximation is built from Linear layers only. Optimize only the "
-                        "Linear parameters with it, or use LevenbergMarquardt / Adam"
+                        f"NaturalGradient: the parameter of shape {p.shape} in layer "
+                        f"{kinds.get(id(p), '(not in this model)')} is not the weight or bias of an affine "
+                        "layer (like Linear); the Fisher approximation here is built from affine layers only. "
+                        "Optimize only those parameters with it, or use LevenbergMarquardt / Adam"
                     )
         return owner
 
@@ -119,7 +124,7 @@ class NaturalGradient(Optimizer):
             ins, deltas = seen.get(id(layer), ([], []))
             per = np.zeros((n, p.data.size))
             for a, d in zip(ins, deltas, strict=True):
-                per += (d[:, :, None] * a[:, None, :]).reshape(n, -1) if p is layer.weight else d
+                per += (d[:, :, None] * a[:, None, :]).reshape(n, -1) if p is layer.affine()[0] else d
             blocks.append(per)
         if not blocks:
             return
@@ -138,31 +143,32 @@ class NaturalGradient(Optimizer):
         done = set()
         for p in group["params"]:
             layer = layers[id(p)]
-            if id(layer) in done or id(layer) not in seen or layer.weight.grad is None:
+            if id(layer) in done or id(layer) not in seen or layer.affine()[0].grad is None:
                 continue
             done.add(id(layer))
+            weight, bias = layer.affine()
             ins, deltas = seen[id(layer)]
             a = np.concatenate(ins)
             d = np.concatenate(deltas)
-            has_bias = layer.bias is not None
+            has_bias = bias is not None
             if has_bias:
                 a = np.concatenate([a, np.ones((len(a), 1))], axis=1)
             A, S = a.T @ a / len(a), d.T @ d / len(d)
-            state = self.state.setdefault(layer.weight, {})
+            state = self.state.setdefault(weight, {})
             if "A" in state:  # running averages across steps (mini-batches)
                 beta = group["stat_decay"]
                 A = beta * state["A"] + (1 - beta) * A
                 S = beta * state["S"] + (1 - beta) * S
             state["A"], state["S"] = A, S
             root = float(np.sqrt(group["damping"]))
-            grad = np.asarray(layer.weight.grad, dtype=np.float64)
+            grad = np.asarray(weight.grad, dtype=np.float64)
             if has_bias:
-                bias_grad = np.zeros(len(grad)) if layer.bias.grad is None else layer.bias.grad
+                bias_grad = np.zeros(len(grad)) if bias.grad is None else bias.grad
                 grad = np.concatenate([grad, np.asarray(bias_grad, dtype=np.float64)[:, None]], axis=1)
             left = np.linalg.solve(S + root * np.eye(len(S)), grad)
             update = np.linalg.solve(A + root * np.eye(len(A)), left.T).T  # A is symmetric
             lr = group["lr"]
-            if id(layer.weight) in mine:
-                layer.weight.data -= (lr * update[:, : layer.weight.shape[1]]).astype(layer.weight.data.dtype)
-            if has_bias and id(layer.bias) in mine:
-                layer.bias.data -= (lr * update[:, -1]).astype(layer.bias.data.dtype)
+            if id(weight) in mine:
+                weight.data -= (lr * update[:, : weight.shape[1]]).astype(weight.data.dtype)
+            if has_bias and id(bias) in mine:
+                bias.data -= (lr * update[:, -1]).astype(bias.data.dtype)

@@ -68,28 +68,26 @@ def _hint(optimizer: Any) -> str:
 
 
 def _first_nonfinite_output(model: Any, x: Tensor) -> tuple[str | None, Any]:
-    """Replay the forward watching every module; the innermost module that first output NaN/Inf."""
+    """Replay the forward watching every module; the innermost module that first output NaN/Inf.
+
+    A forward hook on every module sees each output as it is made; modules
+    finish innermost first, so the first one flagged is the innermost culprit.
+    """
     found: list[str] = []
 
-    def watch(path: str, module: Any) -> None:
-        original = module.forward
-
-        def forward(*args: Any, **kwargs: Any) -> Any:
-            out = original(*args, **kwargs)
-            if not found and isinstance(out, Tensor) and not _finite(out.data):
+    def watcher(path: str):
+        def watch(module: Any, args: tuple, output: Any) -> None:
+            if not found and isinstance(output, Tensor) and not _finite(output.data):
                 found.append(module_label(model, path))
-            return out
 
-        object.__setattr__(module, "forward", forward)
+        return watch
 
-    modules = list(model.named_modules())
-    for path, module in modules:
-        watch(path, module)
+    handles = [module.register_forward_hook(watcher(path)) for path, module in model.named_modules()]
     try:
         output = model(x)
     finally:
-        for _, module in modules:
-            object.__delattr__(module, "forward")
+        for handle in handles:
+            handle.remove()
     return (found[0] if found else None), output
 
 

@@ -258,14 +258,13 @@ def test_generalized_gauss_newton_for_cross_entropy(cls):
 
 
 def test_ggn_gradient_equals_backprop_gradient_for_cross_entropy_and_bce():
-    from deltaprop.optim.levenberg_marquardt import _targets, curvature
+    from deltaprop.optim.levenberg_marquardt import gauss_newton_system
 
     x, labels = blobs(20)
-    for loss_fn, kind, k, target in [
-        (nn.CrossEntropyLoss(reduction="sum"), "cross_entropy", 3, labels),
+    for loss_fn, k, target in [
+        (nn.CrossEntropyLoss(reduction="sum"), 3, labels),
         (
             nn.BCEWithLogitsLoss(reduction="sum"),
-            "bce_logits",
             1,
             (labels == 0).astype(np.float64).reshape(-1, 1),
         ),
@@ -273,7 +272,8 @@ def test_ggn_gradient_equals_backprop_gradient_for_cross_entropy_and_bce():
         model = tanh_net(hidden=4, seed=3, inputs=2, outputs=k).double()
         xd = x.astype(np.float64)
         out, J = residual_jacobian(model, xd)
-        G, g = curvature(kind, out, _targets(kind, target, out, loss_fn), J)
+        curvature = loss_fn.output_curvature()
+        G, g = gauss_newton_system(curvature, out, curvature.targets(target, out), J)
         model.zero_grad()
         loss_fn(model(dp.Tensor(xd)), dp.Tensor(target)).backward()
         np.testing.assert_allclose(g, np.concatenate([p.grad.ravel() for p in model.parameters()]), rtol=1e-9)
