@@ -131,7 +131,9 @@ class Module:
 
     def add_module(self, name: str, module: Module | None) -> None:
         if module is not None and not isinstance(module, Module):
-            raise TypeError(f"{type(self).__name__}.add_module: '{name}' is a {type(module).__name__}, not a Module")
+            raise TypeError(
+                f"{type(self).__name__}.add_module: '{name}' is a {type(module).__name__}, not a Module"
+            )
         _check_name(self, name, "module")
         self._forget(name)
         self._modules[name] = module

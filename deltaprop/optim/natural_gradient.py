@@ -98,9 +98,10 @@ class NaturalGradient(Optimizer):
         kinds: dict[int, str] = {}
         for name, module in model.named_modules():
             affine = module.affine()
+            label = f"'{name}' ({type(module).__name__})" if name else type(module).__name__
             for p in module._parameters.values():
                 if p is not None:
-                    kinds.setdefault(id(p), f"'{name}' ({type(module).__name__})" if name else type(module).__name__)
+                    kinds.setdefault(id(p), label)
             if affine is not None:
                 for p in affine:
                     if p is not None:
@@ -111,8 +112,8 @@ class NaturalGradient(Optimizer):
                     raise TypeError(
                         f"NaturalGradient: the parameter of shape {p.shape} in layer "
                         f"{kinds.get(id(p), '(not in this model)')} is not the weight or bias of an affine "
-                        "layer (like Linear); the Fisher approximation here is built from affine layers only. "
-                        "Optimize only those parameters with it, or use LevenbergMarquardt / Adam"
+                        "layer (like Linear); the Fisher approximation here is built from affine layers "
+                        "only. Optimize only those parameters with it, or use LevenbergMarquardt / Adam"
                     )
         return owner
 
