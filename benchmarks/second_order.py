@@ -96,7 +96,7 @@ def make_stepper(name, model, X, y):
                 model.parameters(), lr=0.5, damping=1e-3, fisher="kfac", stat_decay=0.0
             ),
         }[name]()
-        return lambda: opt.fit_step(model, loss_fn, Xt, yt), opt
+        return lambda: opt.train_step(model, loss_fn, Xt, yt)[0], opt
     if name == "L-BFGS":
         opt = LBFGS(model.parameters(), max_iter=1, line_search_fn="strong_wolfe", history_size=20)
     elif name == "Adam":
@@ -128,7 +128,7 @@ def run_one(task, name, seed):
             break
         if loss <= target:
             return True, epoch, time.perf_counter() - start, loss
-        if getattr(opt, "stop_training", False):
+        if opt.should_stop():
             break
     return False, epoch, time.perf_counter() - start, loss
 
@@ -202,9 +202,9 @@ def lm_to_convergence(model, X, y, cap, tol):
     loss_fn = nn.MSELoss()
     previous, w_prev, small, evaluations, reason = np.inf, flatten_params(params), 0, 0, "cap"
     for steps in range(1, cap + 1):  # noqa: B007 - count kept after the loop
-        opt.fit_step(model, loss_fn, X, y)
+        opt.train_step(model, loss_fn, X, y)
         evaluations += opt.last_step["trials"]
-        if opt.stop_training:
+        if opt.should_stop():
             reason = "mu_max"
             break
         f = opt.last_step["objective_after"]

@@ -21,7 +21,7 @@ from deltaprop.optim.lr_scheduler import (
     StepLR,
 )
 from deltaprop.optim.natural_gradient import NaturalGradient
-from deltaprop.optim.optimizer import Optimizer
+from deltaprop.optim.optimizer import Optimizer, backprop
 from deltaprop.optim.registry import OPTIMIZERS, by_name
 from deltaprop.optim.rmsprop import RMSprop
 from deltaprop.optim.sgd import SGD
@@ -42,6 +42,7 @@ __all__ = [
     "ExponentialLR",
     "LRScheduler",
     "Optimizer",
+    "backprop",
     "RMSprop",
     "ReduceLROnPlateau",
     "StepLR",

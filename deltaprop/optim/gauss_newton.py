@@ -62,7 +62,6 @@ class GaussNewton(CurvatureOptimizer):
         if not accepted:
             assign_params(params, w0)
             f = f0
-            self.stop_training = True
             self.stopped_reason = "line search found no step that lowers the loss"
         self.last_step = dict(
             objective_before=f0,

@@ -20,14 +20,13 @@ from typing import Any
 import numpy as np
 
 from deltaprop.optim.jacobian import assign_params, flatten_params
-from deltaprop.optim.optimizer import Optimizer
+from deltaprop.optim.optimizer import AfterBackward, GradientFn, Optimizer, backprop
 from deltaprop.tensor import enable_grad
 
 
 class LBFGS(Optimizer):
     """Limited-memory BFGS (``torch.optim.LBFGS`` semantics; one parameter group)."""
 
-    requires_closure = True
     # Its curvature pairs are differences of gradients at two points; with mini-batches the two
     # gradients come from different data and the pairs are noise (steps blow up), so `fit` feeds
     # it the whole training set each epoch, as PyTorch's docs advise for torch.optim.LBFGS.
@@ -83,6 +82,35 @@ class LBFGS(Optimizer):
         return loss, flat_grad
 
     # ------------------------------------------------------------------ the step
+    def train_step(
+        self,
+        model: Any,
+        loss_fn: Any,
+        x: Any,
+        y: Any,
+        *,
+        gradients: GradientFn = backprop,
+        after_backward: AfterBackward | None = None,
+    ) -> tuple[float, Any]:
+        """The training-step protocol for L-BFGS: `step` with a closure built from ``gradients``.
+
+        ``after_backward`` sees the gradient at the starting point (the first
+        evaluation); the returned output is the model's output there too.
+        """
+        first: list[tuple[float, Any]] = []
+
+        def closure() -> float:
+            self.zero_grad()
+            value, output = gradients(model, loss_fn, x, y)
+            if not first:
+                first.append((value, output))
+                if after_backward is not None and value - value == 0:
+                    after_backward(value, output)
+            return value
+
+        value = float(self.step(closure))
+        return value, first[0][1]
+
     def step(self, closure: Callable[[], Any] | None = None) -> Any:  # noqa: C901 - one algorithm
         """Run up to ``max_iter`` L-BFGS iterations; returns the closure's first loss."""
         if closure is None:

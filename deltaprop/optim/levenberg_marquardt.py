@@ -10,7 +10,7 @@ approximated by J^T J). Large mu: ``dw ~= -J^T e / mu``, plain gradient
 descent with step size 1/mu. A step that lowers E is kept and mu shrinks
 (``mu *= mu_dec``); one that does not is undone and retried with
 ``mu *= mu_inc``; when mu passes ``mu_max`` training has converged (or
-stalled) and `stop_training` is set.
+stalled) and `should_stop()` says so.
 
 Cross-entropy losses use the generalized Gauss-Newton matrix
 ``J^T H J`` (H: the Hessian of the loss in the network's outputs, e.g.
@@ -27,9 +27,10 @@ Jacobian is never held; the P**2 term is what limits LM to networks of a few
 thousand parameters.
 
 Use it with ``deltaprop.fit(model, X, y, loss='mse', optimizer=LevenbergMarquardt(model.parameters()))``
-(full batch), or directly with ``opt.fit_step(model, loss_fn, X, y)``, or in
-the PyTorch LBFGS style with ``opt.step(closure)`` where ``closure()``
-returns the residual tensor e.
+(full batch), or directly with ``opt.train_step(model, loss_fn, X, y)`` (the
+training-step protocol of `deltaprop.optim.Optimizer`), or in the PyTorch
+LBFGS style with ``opt.step(closure)`` where ``closure()`` returns the
+residual tensor e.
 """
 
 from __future__ import annotations
@@ -47,7 +48,14 @@ from deltaprop.optim.jacobian import (
     output_jacobian,
     residual_jacobian,
 )
-from deltaprop.optim.optimizer import Optimizer, check_nonnegative
+from deltaprop.optim.optimizer import (
+    AfterBackward,
+    GradientFn,
+    Optimizer,
+    backprop,
+    check_nonnegative,
+    refuse_other_rules,
+)
 from deltaprop.tensor import Tensor, enable_grad, no_grad
 
 SUPPORTED_LOSSES = "MSELoss, SquaredErrorLoss, CrossEntropyLoss, BCEWithLogitsLoss"
@@ -112,14 +120,12 @@ class CurvatureOptimizer(Optimizer):
     """
 
     full_batch = True
-    requires_closure = True
 
     def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
         super().__init__(params, defaults)
         if len(self.param_groups) != 1:
             raise ValueError(f"{type(self).__name__} takes one parameter group (it solves for all at once)")
-        #: set True when no step can lower the loss any more (fit stops on it)
-        self.stop_training = False
+        #: set when no step can lower the loss any more (`should_stop` reports it, fit stops on it)
         self.stopped_reason: str | None = None
         #: what the last step did: objective before/after, mu, trials, solver, accepted
         self.last_step: dict[str, Any] = {}
@@ -128,9 +134,27 @@ class CurvatureOptimizer(Optimizer):
     def _params(self) -> list[Tensor]:
         return self.param_groups[0]["params"]
 
-    # ------------------------------------------------------------------ used by deltaprop.fit
-    def fit_step(self, model: Any, loss_fn: Any, X: Any, y: Any) -> float:
-        """One step on (X, y); returns ``loss_fn``'s value before the step, as a float."""
+    # ------------------------------------------------------------------ the training-step protocol
+    def should_stop(self) -> str | None:
+        return self.stopped_reason
+
+    def train_step(
+        self,
+        model: Any,
+        loss_fn: Any,
+        X: Any,
+        y: Any,
+        *,
+        gradients: GradientFn = backprop,
+        after_backward: AfterBackward | None = None,
+    ) -> tuple[float, None]:
+        """One step on (X, y); returns (``loss_fn``'s value before the step, None).
+
+        The step is built from the Jacobian and the loss's curvature, not from
+        ``.grad``: there is no model output to report and ``after_backward``
+        is not called. Only plain backpropagation can feed it.
+        """
+        refuse_other_rules(self, gradients)
         curvature = output_curvature(loss_fn, type(self).__name__)
         x = X.data if isinstance(X, Tensor) else np.asarray(X)
         yy = y.data if isinstance(y, Tensor) else np.asarray(y)
@@ -162,7 +186,7 @@ class CurvatureOptimizer(Optimizer):
             target = y if isinstance(y, Tensor) else Tensor(yy)
             reported = float(loss_fn(pred, target).item())
         self._take_step(f0, G, g, evaluate)
-        return reported
+        return reported, None
 
     # ------------------------------------------------------------------ PyTorch LBFGS style
     def step(self, closure: Callable[[], Any] | None = None) -> float:  # type: ignore[override]
@@ -175,7 +199,7 @@ class CurvatureOptimizer(Optimizer):
         if closure is None:
             raise ValueError(
                 f"{type(self).__name__}.step needs a closure returning the residuals, e.g. "
-                "lambda: model(X) - y; or call fit_step(model, loss_fn, X, y) / deltaprop.fit"
+                "lambda: model(X) - y; or call train_step(model, loss_fn, X, y) / deltaprop.fit"
             )
         params = self._params
         with enable_grad():
@@ -270,7 +294,6 @@ class LevenbergMarquardt(CurvatureOptimizer):
             if mu > group["mu_max"]:
                 assign_params(params, w0)
                 f = f0
-                self.stop_training = True
                 self.stopped_reason = f"mu reached mu_max={group['mu_max']:g}: no step lowers the loss"
                 break
         group["mu"] = mu

@@ -63,6 +63,10 @@ class LRScheduler:
         """The learning rates the last `step` set, one per param group."""
         return list(self._last_lr)
 
+    def epoch_end(self, logs: dict[str, float]) -> None:
+        """What `deltaprop.fit` calls after each epoch (its scheduler protocol): one `step`."""
+        self.step()
+
     def _current(self) -> list[float]:
         return [group["lr"] for group in self.optimizer.param_groups]
 
@@ -190,6 +194,10 @@ class ReduceLROnPlateau:
         self.num_bad_epochs = 0
         self.cooldown_counter = 0
         self._last_lr = [group["lr"] for group in optimizer.param_groups]
+
+    def epoch_end(self, logs: dict[str, float]) -> None:
+        """What `deltaprop.fit` calls after each epoch: a step on the validation loss (else the loss)."""
+        self.step(logs.get("val_loss", logs["loss"]))
 
     def step(self, metrics: Any) -> None:
         """Record this epoch's metric (a number or one-element array) and reduce the lr on a plateau."""

@@ -18,8 +18,8 @@ not of raw weights: it undoes bad scaling between layers. Two approximations:
 Per-example quantities come from one backward: for a dense layer the
 per-example gradient is ``d_n a_n^T``, so the layer's input and the delta at
 its output are all that is needed. Every optimized parameter must therefore
-belong to a `Linear` layer. Works on mini-batches through
-``deltaprop.fit`` (it defines ``fit_step``).
+belong to an affine layer (`Linear`). Works on mini-batches through
+``deltaprop.fit`` (it overrides ``train_step``, the training-step protocol).
 """
 
 from __future__ import annotations
@@ -30,7 +30,14 @@ from typing import Any
 import numpy as np
 
 from deltaprop.optim.jacobian import capture_affine
-from deltaprop.optim.optimizer import Optimizer, check_nonnegative
+from deltaprop.optim.optimizer import (
+    AfterBackward,
+    GradientFn,
+    Optimizer,
+    backprop,
+    check_nonnegative,
+    refuse_other_rules,
+)
 from deltaprop.tensor import Tensor, enable_grad
 
 
@@ -63,19 +70,35 @@ class NaturalGradient(Optimizer):
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         raise NotImplementedError(
             "NaturalGradient needs each Linear layer's inputs and deltas, which step() cannot see; "
-            "call opt.fit_step(model, loss_fn, X, y) or train with deltaprop.fit(..., optimizer=opt)"
+            "call opt.train_step(model, loss_fn, X, y) or train with deltaprop.fit(..., optimizer=opt)"
         )
 
-    def fit_step(self, model: Any, loss_fn: Any, X: Any, y: Any) -> float:
-        """Forward, backward, and one natural-gradient update; returns the loss before it."""
+    def train_step(
+        self,
+        model: Any,
+        loss_fn: Any,
+        X: Any,
+        y: Any,
+        *,
+        gradients: GradientFn = backprop,
+        after_backward: AfterBackward | None = None,
+    ) -> tuple[float, Any]:
+        """Forward, backward, and one natural-gradient update; returns (the loss before it, the output)."""
+        refuse_other_rules(self, gradients)
         layers = self._layers(model)
         x = X if isinstance(X, Tensor) else Tensor(np.asarray(X))
         for group in self.param_groups:
             for p in group["params"]:
                 p.grad = None
         with enable_grad(), capture_affine(model) as calls:
-            loss = loss_fn(model(x), y if isinstance(y, Tensor) else Tensor(np.asarray(y)))
+            output = model(x)
+            loss = loss_fn(output, y if isinstance(y, Tensor) else Tensor(np.asarray(y)))
+            value = float(loss.item())
+            if value - value != 0:  # non-finite: leave the model as it is, for fit's diagnosis
+                return value, output
             loss.backward()
+        if after_backward is not None:
+            after_backward(value, output)
         n = len(x.data)
         # Per-example loss gradients at each layer's output: the mean reduction divided them by n.
         seen: dict[int, tuple[list[np.ndarray], list[np.ndarray]]] = {}
@@ -89,7 +112,7 @@ class NaturalGradient(Optimizer):
                 self._kfac_update(group, layers, seen, n)
             else:
                 self._empirical_update(group, layers, seen, n)
-        return float(loss.item())
+        return value, output
 
     # ------------------------------------------------------------------ helpers
     def _layers(self, model: Any) -> dict[int, Any]:

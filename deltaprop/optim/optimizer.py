@@ -17,6 +17,24 @@ Subclasses write two small methods: ``_init_state(p, group)`` and
 ``_update(p, grad, state, group)``, which changes ``p.data`` in place. Updates
 reuse preallocated buffers (``np.multiply(a, b, out=buf)``): after the first
 step an optimizer allocates no new arrays.
+
+The training-step protocol. `deltaprop.fit` (and anything else that trains:
+the distributed wrapper, the scikit-learn estimators) asks an optimizer for
+one update on a batch through a single method::
+
+    loss_value, output = optimizer.train_step(model, loss_fn, x, y,
+                                              gradients=backprop, after_backward=None)
+
+The default here is the first-order step: clear the gradients, let
+``gradients(model, loss_fn, x, y)`` compute them (backpropagation by
+default; a learning rule from `deltaprop.rules` or a distributed all-reduce
+can be passed instead), call ``after_backward(loss_value, output)`` (fit's
+callbacks and gradient checks), then `step`. An optimizer that needs more
+than gradients overrides `train_step`: L-BFGS wraps the same pieces in a
+closure, Levenberg-Marquardt, Gauss-Newton and natural gradient compute their
+own curvature. Two more documented parts complete the protocol: the class
+attribute ``full_batch`` (fit feeds the whole training set at every step) and
+`should_stop()` (a reason to end training, or None).
 """
 
 from __future__ import annotations
@@ -31,6 +49,26 @@ from deltaprop import backend
 from deltaprop.errors import ShapeError
 from deltaprop.tensor import Tensor, enable_grad
 
+#: ``gradients(model, loss_fn, x, y) -> (loss value, output)``: fills ``.grad`` of the parameters.
+GradientFn = Callable[[Any, Any, Any, Any], tuple[float, Any]]
+#: ``after_backward(loss value, output)``: called between the gradients and the update.
+AfterBackward = Callable[[float, Any], None]
+
+
+def backprop(model: Any, loss_fn: Any, x: Any, y: Any) -> tuple[float, Any]:
+    """The gradients of ``loss_fn(model(x), y)`` by backpropagation, added to each parameter's ``.grad``.
+
+    Returns the loss value and the model's output. A non-finite loss returns
+    before the backward, so the model is left exactly as it was for the
+    diagnosis that follows.
+    """
+    output = model(x)
+    loss = loss_fn(output, y)
+    value = loss.data.item()
+    if value - value == 0:  # finite (NaN - NaN and inf - inf are NaN); cheaper than math.isfinite
+        loss.backward()
+    return value, output
+
 
 class Optimizer:
     """Base class: holds param groups and state; subclasses define the update rule.
@@ -42,8 +80,6 @@ class Optimizer:
 
     #: True: `deltaprop.fit` feeds the whole training set at every step.
     full_batch: bool = False
-    #: True: `step` must be given a closure that re-evaluates the loss.
-    requires_closure: bool = False
 
     def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
         name = type(self).__name__
@@ -107,6 +143,34 @@ class Optimizer:
     def _check_group(self, group: dict[str, Any]) -> None:
         """Raise ValueError for hyperparameters outside their range (subclasses extend)."""
         check_nonnegative(type(self).__name__, "lr", group.get("lr", 0.0), "a learning rate is a step size")
+
+    # ------------------------------------------------------------------ the training-step protocol
+    def train_step(
+        self,
+        model: Any,
+        loss_fn: Any,
+        x: Any,
+        y: Any,
+        *,
+        gradients: GradientFn = backprop,
+        after_backward: AfterBackward | None = None,
+    ) -> tuple[float, Any]:
+        """One update on the batch (x, y); returns (the loss before the update, the model's output).
+
+        A non-finite loss returns before any update (see `backprop`).
+        """
+        self.zero_grad()
+        value, output = gradients(model, loss_fn, x, y)
+        if value - value != 0:
+            return value, output
+        if after_backward is not None:
+            after_backward(value, output)
+        self.step()
+        return value, output
+
+    def should_stop(self) -> str | None:
+        """Why training should end now (e.g. no step lowers the loss any more), or None to go on."""
+        return None
 
     # ------------------------------------------------------------------ stepping
     def zero_grad(self, set_to_none: bool = True) -> None:
@@ -240,6 +304,18 @@ class Optimizer:
 
 
 # --------------------------------------------------------------------------- small helpers
+
+
+def refuse_other_rules(optimizer: Optimizer, gradients: GradientFn) -> None:
+    """Second-order optimizers build their step from the model itself, so only backprop can feed them."""
+    if gradients is not backprop:
+        raise TypeError(
+            f"{type(optimizer).__name__} computes its own step from the network's Jacobian and curvature, "
+            "so it cannot apply the gradients of another learning rule "
+            f"({getattr(gradients, '__name__', gradients)!r}); "
+            "use a first-order optimizer (SGD, Adam) with that rule"
+        )
+
 
 
 def check_nonnegative(owner: str, name: str, value: Any, why: str = "") -> None:

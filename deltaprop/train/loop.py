@@ -1,11 +1,13 @@
-"""`fit`: the training loop (batches, epochs, validation, stopping rules, checkpoints).
+"""`fit`: the training loop, assembled from parts that can each be replaced.
 
-The loop does per batch only what training needs: take the batch, zero the
-gradients, forward, loss, backward, optimizer step, and read the loss as a
-float (needed for the history and the non-finite check). Everything else
-(metrics, validation, checkpoints, progress text) happens once per epoch,
-and callbacks cost nothing per batch unless they override a batch hook.
+- the batch source (`deltaprop.train.batches`): which examples each step sees;
+- the step (`deltaprop.train.step`): one call of the optimizer's
+  ``train_step``, the training-step protocol of `deltaprop.optim.Optimizer`;
+- the epoch (`deltaprop.train.epoch`): the batch loop, then metrics,
+  validation, scheduler, callbacks, stopping rules and the checkpoint;
+- checkpoints (`deltaprop.train.checkpoint`): what is saved, and how a run resumes.
 
+`fit` itself checks its arguments, builds those parts and runs the epochs.
 Epochs and batches are counted from 1 everywhere a user sees them (history,
 callbacks' ``run.epoch``, errors, checkpoints).
 """
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from contextlib import nullcontext
 from typing import Any
 
@@ -26,12 +28,13 @@ from deltaprop.random import generator, manual_seed
 from deltaprop.tensor import Tensor
 from deltaprop.tensor import detect_anomaly as anomaly_mode
 from deltaprop.train import checkpoint as ckpt
-from deltaprop.train.callbacks import Callback, EarlyStopping, overridden_hooks
-from deltaprop.train.evaluate import evaluate
-from deltaprop.train.guards import check_gradients, check_parameters, diagnose
+from deltaprop.train.batches import ArrayBatches
+from deltaprop.train.callbacks import Callback, EarlyStopping
+from deltaprop.train.epoch import Plan, finish_epoch, train_epoch
 from deltaprop.train.history import History
 from deltaprop.train.metrics import Metric, resolve_metrics
 from deltaprop.train.progress import make_bar
+from deltaprop.train.step import check_optimizer, make_step
 
 
 class Run:
@@ -89,10 +92,12 @@ def fit(
 
     - ``loss``: a loss module (``nn.CrossEntropyLoss()``), a name for
       `nn.loss_by_name` ('mse', 'cross_entropy', ...) or a function.
+    - ``optimizer``: any `deltaprop.optim.Optimizer`; each batch is one call of
+      its ``train_step`` (the training-step protocol: first-order optimizers
+      backpropagate and step, second-order ones compute their own update).
     - ``batch_size=None``: full-batch gradient descent (one step per epoch,
-      no shuffling). Optimizers with ``full_batch = True`` (e.g.
-      Levenberg-Marquardt) always get the full set; ones with ``fit_step``
-      do their own step per batch.
+      no shuffling). Optimizers with ``full_batch = True`` (L-BFGS,
+      Levenberg-Marquardt, Gauss-Newton) always get the full set.
     - ``validation_split``: after one seeded shuffle, the last fraction of the
       data is held out for validation (ignored if ``validation_data`` given).
     - ``metrics``: 'accuracy', 'mae', 'mse', 'rmse', 'r2' or functions
@@ -110,12 +115,14 @@ def fit(
       epoch), 'grads' also every gradient every batch, False nothing; a
       NaN/Inf raises `NonFiniteError` naming epoch, batch and place.
       ``detect_anomaly=True`` checks every op (slow).
-    - ``scheduler``: stepped once per epoch (with the monitored loss if its
-      ``step`` needs a metric, as ReduceLROnPlateau does).
+    - ``scheduler``: after each epoch, ``scheduler.epoch_end(logs)`` if it has
+      one (deltaprop's schedulers; ReduceLROnPlateau steps on 'val_loss',
+      else 'loss'), otherwise ``scheduler.step()``.
     - ``progress``: True, False or 'auto' (a bar only when stdout is a terminal).
     """
     loss_fn = _resolve_loss(loss)
     _check_arguments(epochs, batch_size, validation_split, checkpoint_every, check_finite)
+    check_optimizer(optimizer)
     dtype = _model_dtype(model)
     X, y = _as_array(X, dtype, "X"), _as_array(y, dtype, "y")
     _check_lengths(X, y, "X", "y")
@@ -131,118 +138,43 @@ def fit(
     if seed is not None:
         manual_seed(seed)
     resume_state = ckpt.read(resume_from, fit_args) if resume_from is not None else None
-
     X, y, validation, split_order = _split(X, y, validation_data, validation_split, dtype, resume_state)
-    metric_fns = resolve_metrics(metrics, loss_fn)
     all_callbacks = list(callbacks)
     if early_stopping is not None:
         all_callbacks.append(_as_early_stopping(early_stopping, validation is not None))
 
-    history = History()
-    run = Run(model, optimizer, loss_fn, history, epochs)
+    run = Run(model, optimizer, loss_fn, History(), epochs)
     start_epoch = 1
     if resume_state is not None:
-        history = run.history = ckpt.restore(resume_state, run, scheduler, all_callbacks)
+        run.history = ckpt.restore(resume_state, run, scheduler, all_callbacks)
         start_epoch = int(resume_state["epoch"]) + 1
         ckpt.restore_rng(resume_state)  # last, after anything that might draw
+    batches = ArrayBatches(X, y, None if optimizer.full_batch else batch_size, shuffle, _model_xp(model))
+    plan = Plan(
+        X, y, batches, make_step(model, loss_fn, optimizer, run, all_callbacks, check_finite),
+        resolve_metrics(metrics, loss_fn), validation, scheduler, all_callbacks, check_finite, target_loss,
+        checkpoint, checkpoint_every, fit_args, split_order,
+    )  # fmt: skip
+    plan.bar = make_bar(progress, max(epochs - start_epoch + 1, 0) * len(batches), epochs)
+    with anomaly_mode() if detect_anomaly else nullcontext():
+        _run_epochs(run, plan, start_epoch)
+    return run.history
 
-    full_batch = batch_size is None or bool(getattr(optimizer, "full_batch", False))
-    n = len(X)
-    size = n if full_batch else int(batch_size)
-    bounds = [(start, min(start + size, n)) for start in range(0, n, size)]
-    shuffled = shuffle and not full_batch
-    train_step = _make_step(model, loss_fn, optimizer, run, all_callbacks, check_finite)
-    collect = bool(metric_fns) and not hasattr(optimizer, "fit_step")
 
-    hooks = {name: overridden_hooks(all_callbacks, name) for name in (
-        "on_train_begin", "on_epoch_begin", "on_batch_begin", "on_batch_end", "on_epoch_end", "on_train_end")}
-    batch_begin, batch_end = hooks["on_batch_begin"], hooks["on_batch_end"]
-    remaining = max(epochs - start_epoch + 1, 0)
-    bar = make_bar(progress, remaining * len(bounds), epochs)
-    was_training = model.training
-    gen = generator()
-    iteration_loss = history.iteration_loss
-    isfinite = math.isfinite
-    wrap = Tensor._wrap
-    x_all, y_all = wrap(X), wrap(y)
-
+def _run_epochs(run: Run, plan: Plan, start_epoch: int) -> None:
+    """The epoch loop, between the train-begin and train-end callbacks (model mode restored after)."""
+    model, was_training = run.model, run.model.training
     try:
-        for hook in hooks["on_train_begin"]:
+        for hook in plan.hooks["on_train_begin"]:
             hook(run)
-        with anomaly_mode() if detect_anomaly else nullcontext():
-            for epoch in range(start_epoch, epochs + 1):
-                run.epoch = epoch
-                model.train()
-                for hook in hooks["on_epoch_begin"]:
-                    hook(run)
-                order = gen.permutation(n) if shuffled else None
-                total = 0.0
-                outputs: list[Any] = []
-                targets: list[np.ndarray] = []
-                for batch, (start, stop) in enumerate(bounds, 1):
-                    # ------------------------------------------------ the hot loop
-                    if order is not None:
-                        index = order[start:stop]
-                        xb, yb = wrap(X[index]), wrap(y[index])
-                    elif full_batch:
-                        xb, yb = x_all, y_all
-                    else:
-                        xb, yb = wrap(X[start:stop]), wrap(y[start:stop])
-                    run.batch = batch
-                    if batch_begin:
-                        run.x_batch, run.y_batch = xb, yb
-                        for hook in batch_begin:
-                            hook(run)
-                    value, output = train_step(xb, yb)
-                    if check_finite and not isfinite(value):
-                        raise diagnose(model, loss_fn, optimizer, xb, yb, value, epoch, batch)
-                    iteration_loss.append(value)
-                    total += value * (stop - start)
-                    if collect:
-                        outputs.append(output.data)
-                        targets.append(yb.data)
-                    if batch_end:
-                        run.x_batch, run.y_batch, run.batch_loss, run.output = xb, yb, value, output
-                        for hook in batch_end:
-                            hook(run)
-                    if bar is not None:
-                        bar.update(1)
-                # ---------------------------------------------------- end of epoch
-                logs = {"loss": total / n}
-                if metric_fns:
-                    logs.update(_train_metrics(model, loss_fn, X, y, outputs, targets, metric_fns, collect))
-                if validation is not None:
-                    logs.update(evaluate(model, loss_fn, *validation, metric_fns, prefix="val_"))
-                run.logs = logs
-                if scheduler is not None:
-                    _step_scheduler(scheduler, logs)
-                for hook in hooks["on_epoch_end"]:
-                    hook(run)
-                for name, value in logs.items():
-                    history.record(name, value)
-                history.epochs_run = epoch
-                if check_finite:
-                    check_parameters(model, optimizer, epoch)
-                if target_loss is not None and logs["loss"] <= target_loss and not run.stop_training:
-                    run.stop_training = True
-                    run.stop_reason = (
-                        f"target_loss: loss {logs['loss']:.6g} <= {target_loss:g} at epoch {epoch}"
-                    )
-                if getattr(optimizer, "stop_training", False) and not run.stop_training:
-                    # e.g. Levenberg-Marquardt: mu passed mu_max, no step lowers the loss any more
-                    run.stop_training = True
-                    reason = getattr(optimizer, "stopped_reason", None) or "the optimizer asked to stop"
-                    run.stop_reason = f"{type(optimizer).__name__}: {reason} (epoch {epoch})"
-                if run.stop_training:
-                    history.stopped_reason = run.stop_reason or f"stopped by a callback at epoch {epoch}"
-                if checkpoint is not None and (
-                    epoch % checkpoint_every == 0 or epoch == epochs or run.stop_training
-                ):
-                    ckpt.write(checkpoint, run, fit_args, split_order, scheduler, all_callbacks)
-                if bar is not None:
-                    bar.set_epoch(epoch, logs)
-                if run.stop_training:
-                    break
+        for epoch in range(start_epoch, run.epochs + 1):
+            run.epoch = epoch
+            model.train()
+            for hook in plan.hooks["on_epoch_begin"]:
+                hook(run)
+            total, outputs, targets = train_epoch(run, plan)
+            if finish_epoch(run, plan, total, outputs, targets):
+                break
     except NonFiniteError as err:
         if err.epoch is not None:
             raise
@@ -252,100 +184,21 @@ def fit(
             batch=run.batch,
         ) from err
     finally:
-        if bar is not None:
-            bar.close()
+        if plan.bar is not None:
+            plan.bar.close()
         model.train(was_training)
-    for hook in hooks["on_train_end"]:
+    for hook in plan.hooks["on_train_end"]:
         hook(run)
-    return history
-
-
-# --------------------------------------------------------------------------- one optimizer step
-
-
-def _make_step(
-    model: Any, loss_fn: Any, optimizer: Any, run: Run, callbacks: list[Any], check_finite: bool | str
-) -> Callable[[Tensor, Tensor], tuple[float, Any]]:
-    """The function doing one update on a batch, returning (loss before the update, model output).
-
-    Chosen once per fit, so the per-batch code has no branches on the
-    optimizer kind. A non-finite loss returns before backward and the update,
-    leaving the model as it was for the diagnosis.
-    """
-    if hasattr(optimizer, "fit_step"):  # second-order optimizers do forward, backward and update
-
-        def fit_step(xb: Tensor, yb: Tensor) -> tuple[float, Any]:
-            return float(optimizer.fit_step(model, loss_fn, xb, yb)), None
-
-        return fit_step
-
-    after_backward = overridden_hooks(callbacks, "on_after_backward")
-    strict = check_finite == "grads"
-    guard = bool(check_finite)
-    isfinite = math.isfinite
-    zero_grad, step = optimizer.zero_grad, optimizer.step
-
-    if getattr(optimizer, "requires_closure", False):
-
-        def closure_step(xb: Tensor, yb: Tensor) -> tuple[float, Any]:
-            outputs: list[Any] = []
-
-            def closure() -> Tensor:
-                zero_grad()
-                output = model(xb)
-                loss = loss_fn(output, yb)
-                loss.backward()
-                if not outputs:
-                    outputs.append(output)
-                return loss
-
-            value = float(step(closure))
-            return value, outputs[0] if outputs else None
-
-        return closure_step
-
-    def standard_step(xb: Tensor, yb: Tensor) -> tuple[float, Any]:
-        zero_grad()
-        output = model(xb)
-        loss = loss_fn(output, yb)
-        value = loss.data.item()
-        if guard and not isfinite(value):
-            return value, output
-        loss.backward()
-        if after_backward:
-            run.x_batch, run.y_batch, run.batch_loss, run.output = xb, yb, value, output
-            for hook in after_backward:
-                hook(run)
-        if strict:  # just before the update, so it also sees what hooks did to the gradients
-            check_gradients(model, optimizer, run.epoch, run.batch)
-        step()
-        return value, output
-
-    return standard_step
 
 
 # --------------------------------------------------------------------------- helpers
 
 
-def _train_metrics(model, loss_fn, X, y, outputs, targets, metric_fns, collected) -> dict[str, float]:
-    if not collected:  # fit_step optimizers give no outputs: measure the trained model instead
-        logs = evaluate(model, loss_fn, X, y, metric_fns)
-        del logs["loss"]
-        return logs
-    predictions = backend.to_numpy(outputs[0] if len(outputs) == 1 else np.concatenate(outputs))
-    truth = targets[0] if len(targets) == 1 else np.concatenate(targets)
-    return {name: float(function(predictions, truth)) for name, function in metric_fns}
-
-
-def _step_scheduler(scheduler: Any, logs: dict[str, float]) -> None:
-    import inspect
-
-    parameters = [p for p in inspect.signature(scheduler.step).parameters.values()
-                  if p.default is inspect.Parameter.empty and p.kind is p.POSITIONAL_OR_KEYWORD]
-    if parameters:  # ReduceLROnPlateau.step(metric)
-        scheduler.step(logs.get("val_loss", logs["loss"]))
-    else:
-        scheduler.step()
+def _model_xp(model: Any) -> Any:
+    """The array module of the model's parameters: each batch is moved there."""
+    for param in model.parameters():
+        return backend.array_module(param.data)
+    return np
 
 
 def _resolve_loss(loss: Any) -> Any:

@@ -40,8 +40,8 @@ def run_lm(model, x, y, cap=500):
     opt = LevenbergMarquardt(model.parameters())
     previous, small = np.inf, 0
     for steps in range(1, cap + 1):
-        opt.fit_step(model, nn.MSELoss(), x, y)
-        if opt.stop_training:
+        opt.train_step(model, nn.MSELoss(), x, y)
+        if opt.should_stop():
             return steps
         f = opt.last_step["objective_after"]
         small = small + 1 if previous - f <= TOL * f else 0

@@ -60,7 +60,7 @@ def test_lm_step_with_tiny_mu_is_the_gauss_newton_step_solved_by_numpy():
     e = (out - y).ravel()
     expected = np.linalg.solve(J.T @ J, -J.T @ e)
     opt = LevenbergMarquardt(model.parameters(), mu=1e-12)
-    opt.fit_step(model, nn.MSELoss(), x, y)
+    opt.train_step(model, nn.MSELoss(), x, y)
     assert opt.last_step["accepted"] and opt.last_step["trials"] == 1
     np.testing.assert_allclose(flatten_params(params) - w0, expected, rtol=1e-6, atol=1e-10)
     assert opt.param_groups[0]["mu"] == pytest.approx(1e-13)
@@ -73,7 +73,7 @@ def test_lm_step_with_huge_mu_is_gradient_descent_with_step_one_over_mu():
     gradient = squared_error_gradient(model, x, y)
     mu = 1e7
     opt = LevenbergMarquardt(model.parameters(), mu=mu, mu_max=1e12)
-    opt.fit_step(model, nn.SquaredErrorLoss(), x, y)
+    opt.train_step(model, nn.SquaredErrorLoss(), x, y)
     np.testing.assert_allclose(flatten_params(params) - w0, -gradient / mu, rtol=1e-4, atol=1e-14)
 
 
@@ -99,7 +99,7 @@ def test_mu_max_stops_training_and_restores_the_parameters():
     w = nn.Parameter(np.array([1.0]))  # the exact minimum: no step can lower the loss
     opt = LevenbergMarquardt([w], mu=1e-3, mu_max=1e3)
     opt.step(cube_closure(w))
-    assert opt.stop_training and "mu_max" in opt.stopped_reason
+    assert opt.should_stop() and "mu_max" in opt.stopped_reason
     assert w.data[0] == 1.0
     assert opt.last_step["trials"] == 7  # mu = 1e-3 ... 1e3, then past mu_max
 
@@ -109,15 +109,16 @@ def test_chunked_jacobian_gives_the_same_step():
     for rows in (None, 7):
         model, x, y = near_teacher(seed=2)
         w0 = flatten_params(list(model.parameters()))
-        LevenbergMarquardt(model.parameters(), max_jacobian_rows=rows).fit_step(model, nn.MSELoss(), x, y)
+        opt = LevenbergMarquardt(model.parameters(), max_jacobian_rows=rows)
+        opt.train_step(model, nn.MSELoss(), x, y)
         steps.append(flatten_params(list(model.parameters())) - w0)
     np.testing.assert_allclose(steps[1], steps[0], rtol=1e-9, atol=1e-13)
 
 
-def test_fit_step_returns_the_loss_before_the_step():
+def test_train_step_returns_the_loss_before_the_step():
     model, x, y = near_teacher(seed=3)
     expected = float(np.mean((model_output(model, x) - y) ** 2))
-    assert LevenbergMarquardt(model.parameters()).fit_step(model, nn.MSELoss(), x, y) == pytest.approx(
+    assert LevenbergMarquardt(model.parameters()).train_step(model, nn.MSELoss(), x, y)[0] == pytest.approx(
         expected
     )
 
@@ -135,7 +136,9 @@ def epochs_to_target(model, step, target=1e-4, max_epochs=3000):
 def test_lm_fits_sine_to_1e_4_in_fewer_epochs_than_adam():
     lm_model = tanh_net(seed=0)
     lm = LevenbergMarquardt(lm_model.parameters())
-    lm_epochs = epochs_to_target(lm_model, lambda m, x, y: lm.fit_step(m, nn.MSELoss(), x, y), max_epochs=200)
+    lm_epochs = epochs_to_target(
+        lm_model, lambda m, x, y: lm.train_step(m, nn.MSELoss(), x, y)[0], max_epochs=200
+    )
 
     adam_model = tanh_net(seed=0)
     adam = dp.optim.Adam(adam_model.parameters(), lr=0.01)
@@ -198,7 +201,7 @@ def test_gauss_newton_with_line_search_fits_sine():
     x, y = sine_data()
     model = tanh_net(seed=0)
     opt = GaussNewton(model.parameters())
-    losses = [opt.fit_step(model, nn.MSELoss(), x, y) for _ in range(60)]
+    losses = [opt.train_step(model, nn.MSELoss(), x, y)[0] for _ in range(60)]
     assert losses[-1] < 1e-3 < losses[0]
     assert all(b <= a for a, b in zip(losses, losses[1:], strict=False))  # line search never goes up
 
@@ -223,7 +226,7 @@ def test_natural_gradient_decreases_cross_entropy(fisher):
     opt = NaturalGradient(model.parameters(), lr=0.2, fisher=fisher)
     start = ce_loss(model, x, labels)
     for _ in range(15):
-        opt.fit_step(model, nn.CrossEntropyLoss(), x, labels)
+        opt.train_step(model, nn.CrossEntropyLoss(), x, labels)
     assert ce_loss(model, x, labels) < 0.5 * start
 
 
@@ -251,7 +254,7 @@ def test_generalized_gauss_newton_for_cross_entropy(cls):
     model = tanh_net(hidden=6, seed=2, inputs=2, outputs=3)
     opt = cls(model.parameters())
     start = ce_loss(model, x, labels)
-    losses = [opt.fit_step(model, nn.CrossEntropyLoss(), x, labels) for _ in range(10)]
+    losses = [opt.train_step(model, nn.CrossEntropyLoss(), x, labels)[0] for _ in range(10)]
     assert losses[0] == pytest.approx(start)
     assert all(b < a for a, b in zip(losses, losses[1:], strict=False))  # every accepted step lowers it
     assert ce_loss(model, x, labels) < 0.4 * start
@@ -284,7 +287,7 @@ def test_unsupported_loss_names_the_supported_ones():
     model = tanh_net()
     x, y = sine_data(10)
     with pytest.raises(TypeError, match="L1Loss.*MSELoss, SquaredErrorLoss, CrossEntropyLoss"):
-        LevenbergMarquardt(model.parameters()).fit_step(model, nn.L1Loss(), x, y)
+        LevenbergMarquardt(model.parameters()).train_step(model, nn.L1Loss(), x, y)
 
 
 def test_bad_hyperparameters_are_rejected():
@@ -309,7 +312,7 @@ def test_registry_names():
 def test_lm_state_dict_keeps_mu():
     model, x, y = near_teacher()
     opt = LevenbergMarquardt(model.parameters())
-    opt.fit_step(model, nn.MSELoss(), x, y)
+    opt.train_step(model, nn.MSELoss(), x, y)
     other = LevenbergMarquardt(model.parameters())
     other.load_state_dict(opt.state_dict())
     assert other.param_groups[0]["mu"] == opt.param_groups[0]["mu"] == pytest.approx(1e-4)

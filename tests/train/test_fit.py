@@ -227,42 +227,56 @@ def test_a_callback_can_stop_training_and_record_its_own_series():
     assert history["twice_loss"] == [2 * v for v in history["loss"]]
 
 
-def test_fit_step_protocol_and_full_batch_optimizers():
-    class NewtonLike:
+def test_train_step_protocol_and_full_batch_optimizers():
+    class NewtonLike(optim.Optimizer):
+        """Least squares in one solve: an optimizer that overrides the whole step."""
+
         full_batch = True
 
         def __init__(self, model):
-            self.model = model
+            super().__init__(model.parameters(), {})
             self.batch_sizes = []
 
-        def fit_step(self, model, loss_fn, X, y):
+        def train_step(self, model, loss_fn, X, y, *, gradients=None, after_backward=None):
             self.batch_sizes.append(len(X))
             design = np.hstack([X.data, np.ones((len(X), 1))])
             loss = float(loss_fn(model(X), y).item())
             solution, *_ = np.linalg.lstsq(design, y.data, rcond=None)
             model.weight.data[...] = solution[:-1].T
             model.bias.data[...] = solution[-1]
-            return loss
+            return loss, None
+
+        def should_stop(self):
+            return "solved exactly" if len(self.batch_sizes) == 3 else None
 
     X, y = regression_data(n=50)
     model = nn.Linear(3, 1, dtype=np.float64)
     optimizer = NewtonLike(model)
     history = dp.fit(
-        model, X, y, loss="mse", optimizer=optimizer, epochs=2, batch_size=8, progress=False, metrics=["r2"]
+        model, X, y, loss="mse", optimizer=optimizer, epochs=5, batch_size=8, progress=False, metrics=["r2"]
     )
-    assert optimizer.batch_sizes == [50, 50]  # full_batch overrides batch_size
+    assert optimizer.batch_sizes == [50, 50, 50]  # full_batch overrides batch_size; should_stop ends it
+    assert history.stopped_reason == "NewtonLike: solved exactly (epoch 3)"
     assert history["loss"][1] < history["loss"][0]
     assert 0.99 < history["r2"][1] <= 1.0
 
 
-def test_closure_optimizers_get_a_closure():
-    class ClosureSGD(optim.SGD):
-        requires_closure = True
+def test_fit_refuses_an_optimizer_outside_the_protocol():
+    class Bare:
+        full_batch = False
 
-        def step(self, closure=None):
-            loss = closure()
-            super().step()
-            return loss
+    with pytest.raises(TypeError, match="lacks train_step, should_stop.*subclass deltaprop.optim.Optimizer"):
+        dp.fit(nn.Linear(3, 1), *regression_data(n=10), loss="mse", optimizer=Bare(), progress=False)
+
+
+def test_an_optimizer_that_overrides_train_step_with_a_closure_matches_plain_sgd():
+    class ClosureSGD(optim.SGD):
+        def train_step(self, model, loss_fn, x, y, *, gradients=optim.backprop, after_backward=None):
+            def closure():
+                self.zero_grad()
+                return gradients(model, loss_fn, x, y)[0]
+
+            return self.step(closure), None
 
     X, y = regression_data(n=10)
     model = nn.Linear(3, 1, dtype=np.float64)
@@ -291,12 +305,12 @@ def test_scheduler_is_stepped_once_per_epoch_with_a_metric_when_it_wants_one():
             self.calls += 1
             self.optimizer.param_groups[0]["lr"] /= 2
 
-    class Plateau:
+    class Plateau:  # a scheduler that wants a metric defines epoch_end(logs), fit's scheduler protocol
         def __init__(self):
             self.metrics = []
 
-        def step(self, metric):
-            self.metrics.append(metric)
+        def epoch_end(self, logs):
+            self.metrics.append(logs["val_loss"])
 
     X, y = regression_data(n=10)
     model = nn.Linear(3, 1)
