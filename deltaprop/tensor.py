@@ -256,7 +256,13 @@ class Tensor:
                 "with requires_grad=False or inside no_grad()"
             )
         seed = _seed_gradient(self, grad)
-        _backpropagate(self, seed, retain_graph)
+        try:
+            _backpropagate(self, seed, retain_graph)
+        except BaseException:
+            _end_of_backward.clear()
+            raise
+        while _end_of_backward:
+            _end_of_backward.pop(0)()
 
     # ------------------------------------------------------------------ gradient hooks
     def register_hook(self, hook: Callable[[Tensor], Any]) -> RemovableHandle:
@@ -511,6 +517,20 @@ def _seed_gradient(root: Tensor, grad: Any) -> Any:
     if seed.dtype != root.data.dtype:
         seed = seed.astype(root.data.dtype)
     return seed
+
+
+_end_of_backward: list[Callable[[], Any]] = []
+
+
+def queue_callback(callback: Callable[[], Any]) -> None:
+    """Run ``callback()`` once the backward now in progress has finished (called from a hook).
+
+    PyTorch's ``Variable._execution_engine.queue_callback``: a distributed
+    wrapper queues "wait for the last all-reduce" from its first gradient
+    hook, so that by the time ``backward()`` returns the averaged gradients
+    are in place for ``optimizer.step()``.
+    """
+    _end_of_backward.append(callback)
 
 
 # Tensor hooks are rare; while none is registered the walk skips looking for them.

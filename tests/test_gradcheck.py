@@ -64,3 +64,16 @@ def test_gradcheck_leaves_the_callers_arrays_untouched() -> None:
     dp.gradcheck(lambda a, b: (a * b).sum(), x, t)
     np.testing.assert_array_equal(x, [1.0, 2.0])
     assert t.grad is None
+
+
+def _forgets_to_unbroadcast_backward(g, saved, parents):
+    return (g, g)  # wrong: the (3,) input gets the (4, 3) gradient
+
+
+def test_a_backward_returning_the_wrong_shape_is_caught_at_the_op():
+    a = dp.Tensor(np.ones((4, 3)), requires_grad=True)
+    b = dp.Tensor(np.ones(3), requires_grad=True)
+    out = make_result(a.data + b.data, (a, b), _forgets_to_unbroadcast_backward, (), "sloppy_add")
+    with pytest.raises(dp.GraphError, match=r"backward of 'sloppy_add' returned a gradient of shape "
+                       r"\(4, 3\) for an input of shape \(3,\).*unbroadcast"):
+        out.sum().backward()

@@ -1,6 +1,7 @@
 """`GradientFlow`: a `fit` callback that watches gradients flow back through the layers.
 
-Per `Linear` layer and per epoch it records in the History:
+Per layer with a weight (Linear, and any other layer that owns a ``weight``
+Parameter) and per epoch it records in the History:
 
 - ``grad_norm/<layer>``: the mean over the epoch's batches of ||dC/dW||;
 - ``update_ratio/<layer>``: ||W_after - W_before|| / ||W_before|| of one step, mean over batches
@@ -9,6 +10,8 @@ Per `Linear` layer and per epoch it records in the History:
   last batch (they get no gradient, ever, unless the inputs change);
 - ``saturated/<layer>``: the fraction of sigmoid/tanh outputs in the flat tails (sigmoid
   a(1 - a) < 0.01, tanh |a| > 0.99), where f'(z) ~ 0: the literature's "network paralysis";
+  both measured on the activation that follows the layer, seen by a forward hook while the
+  model itself re-runs the epoch's last batch in eval mode;
 - ``gradient_warnings``: how many problems were seen that epoch.
 
 and it warns (`GradientFlowWarning`, once per layer and kind) when a layer's
@@ -26,7 +29,6 @@ from typing import Any
 import numpy as np
 
 from deltaprop import nn
-from deltaprop.inspect.trace import dense_layers
 from deltaprop.tensor import Tensor, no_grad
 from deltaprop.train.callbacks import Callback
 
@@ -72,30 +74,25 @@ class GradientFlow(Callback):
 
     # ------------------------------------------------------------------ hooks
     def on_train_begin(self, run: Any) -> None:
-        try:
-            self._layers = [(name, lin, act) for name, lin, _, act in dense_layers(run.model)]
-            self._sequential = True
-        except (TypeError, ValueError):  # any other model: gradients only, no activation statistics
-            self._layers = [(n, m, None) for n, m in run.model.named_modules() if isinstance(m, nn.Linear)]
-            self._sequential = False
+        self._layers, self._activation_of = _weighted_layers(run.model)
         self._reset()
 
     def on_epoch_begin(self, run: Any) -> None:
         self._reset()
 
     def on_after_backward(self, run: Any) -> None:
-        for name, linear, _ in self._layers:
-            grad = linear.weight.grad
+        for name, layer in self._layers:
+            grad = layer.weight.grad
             norm = float("nan") if grad is None else float(np.linalg.norm(np.asarray(grad, dtype=np.float64)))
             self._norms[name].append(norm)
-            self._before[name] = np.array(linear.weight.data, dtype=np.float64)
+            self._before[name] = np.array(layer.weight.data, dtype=np.float64)
 
     def on_batch_end(self, run: Any) -> None:
-        for name, linear, _ in self._layers:
+        for name, layer in self._layers:
             before = self._before.pop(name, None)
             if before is None:
                 continue
-            change = np.linalg.norm(np.asarray(linear.weight.data, dtype=np.float64) - before)
+            change = np.linalg.norm(np.asarray(layer.weight.data, dtype=np.float64) - before)
             self._ratios[name].append(float(change / (np.linalg.norm(before) + 1e-12)))
 
     def on_epoch_end(self, run: Any) -> None:
@@ -103,7 +100,7 @@ class GradientFlow(Callback):
         norms = {n: float(np.mean(v)) if v else float("nan") for n, v in self._norms.items()}
         largest = max((v for v in norms.values() if math.isfinite(v)), default=0.0)
         problems = 0
-        for index, (name, _, act) in enumerate(self._layers, start=1):
+        for index, (name, _) in enumerate(self._layers, start=1):
             label = f"layer {index} (module {name!r})" if name else f"layer {index}"
             norm = norms[name]
             ratio = float(np.mean(self._ratios[name])) if self._ratios[name] else float("nan")
@@ -128,6 +125,7 @@ class GradientFlow(Callback):
                 run.history.record(f"{kind}/{name}", fraction)
                 limit = self.dead_limit if kind == "dead_relu" else self.saturated_limit
                 if fraction > limit:
+                    act = self._activation_of[name]
                     what = (
                         "ReLU units are dead"
                         if kind == "dead_relu"
@@ -138,8 +136,8 @@ class GradientFlow(Callback):
 
     # ------------------------------------------------------------------ helpers
     def _reset(self) -> None:
-        self._norms = {name: [] for name, _, _ in self._layers}
-        self._ratios = {name: [] for name, _, _ in self._layers}
+        self._norms = {name: [] for name, _ in self._layers}
+        self._ratios = {name: [] for name, _ in self._layers}
         self._before: dict[str, np.ndarray] = {}
 
     def _flag(self, run: Any, name: str, kind: str, text: str) -> int:
@@ -152,23 +150,60 @@ class GradientFlow(Callback):
         return 1
 
     def _activation_stats(self, run: Any) -> dict[str, tuple[str, float]]:
-        """Dead-ReLU or saturation fraction per layer, from a forward pass over the last batch."""
+        """Dead-ReLU or saturation fraction per layer, from re-running the model on the last batch.
+
+        A forward hook on each watched activation sees its output; the model
+        runs its own forward, so any architecture works, not only Sequential.
+        """
         x = getattr(run, "x_batch", None)
-        if not self._sequential or x is None:
+        if x is None or not self._activation_of:
             return {}
-        a = x if isinstance(x, Tensor) else Tensor(np.asarray(x))
         out: dict[str, tuple[str, float]] = {}
-        with no_grad():
-            for name, linear, act in self._layers:
-                a = linear(a)
-                if act is None:
-                    continue
-                a = act(a)
-                values = np.asarray(a.data, dtype=np.float64).reshape(a.shape[0] if a.ndim > 1 else 1, -1)
-                if isinstance(act, nn.ReLU):
-                    out[name] = ("dead_relu", float(np.mean(np.all(values <= 0, axis=0))))
-                elif isinstance(act, nn.Sigmoid):
-                    out[name] = ("saturated", float(np.mean(values * (1 - values) < 0.01)))
-                elif isinstance(act, nn.Tanh):
-                    out[name] = ("saturated", float(np.mean(np.abs(values) > 0.99)))
+
+        def watcher(layer_name: str):
+            def watch(module: Any, args: tuple, output: Any) -> None:
+                if layer_name not in out and isinstance(output, Tensor):
+                    out[layer_name] = _activation_health(module, output)
+
+            return watch
+
+        handles = [act.register_forward_hook(watcher(name)) for name, act in self._activation_of.items()]
+        model, was_training = run.model, run.model.training
+        model.eval()  # dropout off, and no random draws that would change the rest of the run
+        try:
+            with no_grad():
+                model(x if isinstance(x, Tensor) else Tensor(np.asarray(x)))
+        finally:
+            model.train(was_training)
+            for handle in handles:
+                handle.remove()
         return out
+
+
+def _weighted_layers(model: Any) -> tuple[list[tuple[str, Any]], dict[str, Any]]:
+    """Layers that own a ``weight`` (in forward order for a Sequential), and the activation after each.
+
+    The activation of a layer is the next ReLU, Sigmoid or Tanh module in
+    ``named_modules()`` order before the next weighted layer, which for a
+    Sequential is the one its output flows into.
+    """
+    layers: list[tuple[str, Any]] = []
+    activation_of: dict[str, Any] = {}
+    for name, module in model.named_modules():
+        if isinstance(module._parameters.get("weight"), nn.Parameter):
+            layers.append((name, module))
+        elif isinstance(module, _WATCHED) and layers and layers[-1][0] not in activation_of:
+            activation_of[layers[-1][0]] = module
+    return layers, activation_of
+
+
+_WATCHED = (nn.ReLU, nn.Sigmoid, nn.Tanh)
+
+
+def _activation_health(act: Any, output: Tensor) -> tuple[str, float]:
+    values = np.asarray(output.data, dtype=np.float64).reshape(output.shape[0] if output.ndim > 1 else 1, -1)
+    if isinstance(act, nn.ReLU):
+        return "dead_relu", float(np.mean(np.all(values <= 0, axis=0)))
+    if isinstance(act, nn.Sigmoid):
+        return "saturated", float(np.mean(values * (1 - values) < 0.01))
+    return "saturated", float(np.mean(np.abs(values) > 0.99))
