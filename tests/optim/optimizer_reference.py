@@ -3,9 +3,12 @@
 Run as a script to write the file; `test_step_protocol.py` imports `run_all` and compares bit for bit.
 """
 import sys
+
 import numpy as np
+
 import deltaprop as dp
 from deltaprop import nn, optim
+
 
 def digits():
     X, y = dp.data.load_digits()
@@ -14,7 +17,7 @@ def digits():
 def regression():
     rng = np.random.default_rng(0)
     X = rng.uniform(-2, 2, (60, 2))
-    return X, (np.sin(X[:, :1]) + 0.5 * X[:, 1:]) 
+    return X, (np.sin(X[:, :1]) + 0.5 * X[:, 1:])
 
 FIRST = {
     "sgd": lambda p: optim.SGD(p, lr=0.05),

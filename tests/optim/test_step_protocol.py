@@ -49,7 +49,8 @@ def test_second_order_optimizers_refuse_another_learning_rule():
     def other_rule(model, loss_fn, x, y):
         return 0.0, None
 
-    for optimizer in (optim.LevenbergMarquardt(model.parameters()), optim.NaturalGradient(model.parameters())):
+    for make in (optim.LevenbergMarquardt, optim.NaturalGradient):
+        optimizer = make(model.parameters())
         with pytest.raises(TypeError, match="cannot apply the gradients of another learning rule"):
             optimizer.train_step(model, nn.MSELoss(), dp.ones(3, 2), dp.ones(3, 1), gradients=other_rule)
 
