@@ -100,6 +100,7 @@ class Tensor:
         "_op",
         "_retains_grad",
         "_hooks",
+        "_grad_slot",
         "name",
         "__weakref__",
     )
@@ -121,6 +122,7 @@ class Tensor:
         self._op = None
         self._retains_grad = False
         self._hooks = None
+        self._grad_slot = None
         self.name = None
 
     # ------------------------------------------------------------------ facts
@@ -239,6 +241,7 @@ class Tensor:
         out._op = None
         out._retains_grad = False
         out._hooks = None
+        out._grad_slot = None
         out.name = None
         return out
 
@@ -621,11 +624,37 @@ def _wrong_gradient_shape(node: Tensor, parent: Tensor, pg: Any) -> GraphError:
 
 
 def _accumulate_into(node: Tensor, g: Any) -> None:
-    """Add g to node.grad. The first gradient is copied, as g may be shared with another input."""
+    """Add g to node.grad. The first gradient is copied, as g may be shared with another input.
+
+    A parameter that an optimizer keeps in a flat buffer has a gradient slot
+    (``_grad_slot``, see deltaprop.optim.flat): the first gradient goes there,
+    unless the op already wrote it there itself (`gradient_buffer`).
+    """
     if node.grad is None:
-        node.grad = g.astype(node.data.dtype, copy=True)
+        slot = node._grad_slot
+        if slot is None or slot.shape != node.data.shape or slot.dtype != node.data.dtype:
+            node.grad = g.astype(node.data.dtype, copy=True)
+        else:
+            if g is not slot:
+                slot[...] = g
+            node.grad = slot
     else:
         node.grad += g
+
+
+def gradient_buffer(t: Tensor | None) -> Any:
+    """An array an op's backward may write ``t``'s gradient into directly (``out=``), or None.
+
+    That is ``t``'s gradient slot while ``t.grad`` is still empty, so the
+    gradient lands where the optimizer reads it without a copy. An op asks
+    at most once per input and returns what it wrote, as usual.
+    """
+    if t is None or t.grad is not None:
+        return None
+    slot = t._grad_slot
+    if slot is None or slot.shape != t.data.shape or slot.dtype != t.data.dtype:
+        return None
+    return slot
 
 
 def _check_finite(array: Any, where: str, shape: tuple) -> None:
@@ -680,6 +709,7 @@ def make_result(data: Any, parents: tuple, backward: BackwardFn, saved: tuple, o
     out.grad = None
     out._retains_grad = False
     out._hooks = None
+    out._grad_slot = None
     out.name = None
     if _anomaly_mode and _grad_enabled:
         _check_finite(data, f"forward of '{op}'", data.shape)

@@ -6,7 +6,7 @@ import numpy as np
 
 from deltaprop.errors import ShapeError
 from deltaprop.ops.broadcast import unbroadcast
-from deltaprop.tensor import Tensor, as_tensor, make_result
+from deltaprop.tensor import Tensor, as_tensor, gradient_buffer, make_result
 
 
 def matmul(a, b) -> Tensor:
@@ -88,12 +88,11 @@ def linear(x, weight, bias=None) -> Tensor:
 def _linear_backward(g, saved, parents):
     x, weight = saved
     gx = None if parents[0] is None else g @ weight
-    has_bias = len(parents) == 3 and parents[2] is not None
-    if x.ndim == 2:
-        gw = None if parents[1] is None else g.T @ x
-        gb = g.sum(axis=0) if has_bias else None
-    else:  # any leading batch axes: fold them into one
-        g2 = g.reshape(-1, g.shape[-1])
-        gw = None if parents[1] is None else g2.T @ x.reshape(-1, x.shape[-1])
-        gb = g2.sum(axis=0) if has_bias else None
+    bias = parents[2] if len(parents) == 3 else None
+    if x.ndim != 2:  # any leading batch axes: fold them into one
+        g = g.reshape(-1, g.shape[-1])
+        x = x.reshape(-1, x.shape[-1])
+    # dC/dW and dC/db go straight into the optimizer's gradient buffers when it keeps them
+    gw = None if parents[1] is None else np.matmul(g.T, x, out=gradient_buffer(parents[1]))
+    gb = None if bias is None else np.add.reduce(g, axis=0, out=gradient_buffer(bias))
     return gx, gw, gb

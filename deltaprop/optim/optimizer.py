@@ -47,6 +47,7 @@ import numpy as np
 
 from deltaprop import backend
 from deltaprop.errors import ShapeError
+from deltaprop.optim.flat import FlatGroup
 from deltaprop.tensor import Tensor, enable_grad
 
 #: ``gradients(model, loss_fn, x, y) -> (loss value, output)``: fills ``.grad`` of the parameters.
@@ -96,6 +97,8 @@ class Optimizer:
         # Scratch arrays per parameter for intermediate results of an update.
         # They hold no information between steps, so they are not in `state`.
         self._scratch: dict[Tensor, list[Any]] = {}
+        # Flat buffers per param group (see deltaprop.optim.flat), keyed by id(group); not state.
+        self._layouts: dict[int, FlatGroup | None] = {}
         groups = list(params)
         if not groups:
             raise ValueError(
@@ -193,15 +196,56 @@ class Optimizer:
         return loss
 
     def _step_group(self, group: dict[str, Any]) -> None:
-        """Update the group's parameters that have a gradient (an optimizer may override it for speed)."""
-        for p in group["params"]:
+        """Update the group's parameters that have a gradient: all at once when the layout allows it.
+
+        With a `FlatGroup` the rule runs once on the whole group's flat arrays
+        (same arithmetic, far fewer calls); otherwise once per parameter.
+        """
+        params = group["params"]
+        stateful = self._needs_state(group)
+        layout = self._flat_layout(group)
+        if layout is not None and layout.gather_gradients():
+            if not stateful:
+                self._update(layout.param, layout.grad, {}, group)
+                return
+            states = self._states_of(params, group)
+            if layout.sync_state_in(states):
+                self._update(layout.param, layout.grad, layout.state, group)
+                layout.sync_state_out(states)
+                return
+        for p in params:
             grad = p.grad
             if grad is None:
                 continue
-            state = self.state.get(p)
+            state = self.state.get(p) if stateful else {}
             if state is None:
                 state = self.state[p] = self._init_state(p, group)
             self._update(p, grad, state, group)
+
+    def _needs_state(self, group: dict[str, Any]) -> bool:
+        """False for rules that keep nothing between steps (plain SGD): no state entries are made."""
+        return True
+
+    def _states_of(self, params: list[Tensor], group: dict[str, Any]) -> list[dict[str, Any]]:
+        all_state = self.state
+        states = []
+        for p in params:
+            state = all_state.get(p)
+            if state is None:
+                state = all_state[p] = self._init_state(p, group)
+            states.append(state)
+        return states
+
+    def _flat_layout(self, group: dict[str, Any]) -> FlatGroup | None:
+        """The group's flat layout, (re)built when possible, or None (per-parameter updates)."""
+        layout = self._layouts.get(id(group))
+        if layout is not None and layout.intact():
+            return layout
+        if layout is not None:
+            layout.release()
+        layout = FlatGroup(group["params"]) if FlatGroup.possible(group["params"]) else None
+        self._layouts[id(group)] = layout
+        return layout
 
     def _init_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
         return {}

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from deltaprop.optim.optimizer import Optimizer, check_nonnegative
+from deltaprop.tensor import Tensor
 
 
 class SGD(Optimizer):
@@ -55,38 +56,31 @@ class SGD(Optimizer):
                 f"{group['momentum']}, dampening={group['dampening']}"
             )
 
-    def _step_group(self, group: dict[str, Any]) -> None:
-        # SGD is the optimizer of small fast nets, where Python overhead per
-        # parameter shows: read the hyperparameters once per group, not per parameter.
-        lr, momentum, nesterov = group["lr"], group["momentum"], group["nesterov"]
-        damp = 1 - group["dampening"]
+    def _needs_state(self, group: dict[str, Any]) -> bool:
+        return group["momentum"] != 0  # as in PyTorch, plain SGD keeps no per-parameter state
+
+    def _update(self, p: Tensor, grad: Any, state: dict[str, Any], group: dict[str, Any]) -> None:
+        g_buf, tmp = self._buffers(p, grad)
+        momentum = group["momentum"]
         plain = group["weight_decay"] == 0 and not group["maximize"]
-        all_state = self.state
-        for p in group["params"]:
-            grad = p.grad
-            if grad is None:
-                continue
-            g_buf, tmp = self._buffers(p, grad)
-            g = grad if plain else self._effective_grad(p, grad, group, out=g_buf)
-            if momentum != 0:
-                state = all_state.get(p)
-                if state is None:
-                    state = all_state[p] = {}
-                buf = state.get("momentum_buffer")
-                if buf is None:  # first step: the buffer starts as the gradient itself
-                    buf = state["momentum_buffer"] = g.copy()
+        g = grad if plain else self._effective_grad(p, grad, group, out=g_buf)
+        if momentum != 0:
+            buf = state.get("momentum_buffer")
+            if buf is None:  # first step: the buffer starts as the gradient itself
+                buf = state["momentum_buffer"] = g.copy()
+            else:
+                buf *= momentum
+                damp = 1 - group["dampening"]
+                if damp != 1:
+                    np.multiply(g, damp, out=tmp)
+                    buf += tmp
                 else:
-                    buf *= momentum
-                    if damp != 1:
-                        np.multiply(g, damp, out=tmp)
-                        buf += tmp
-                    else:
-                        buf += g
-                if nesterov:
-                    np.multiply(buf, momentum, out=tmp)
-                    tmp += g
-                    g = tmp
-                else:
-                    g = buf
-            np.multiply(g, lr, out=tmp)
-            p.data -= tmp
+                    buf += g
+            if group["nesterov"]:
+                np.multiply(buf, momentum, out=tmp)
+                tmp += g
+                g = tmp
+            else:
+                g = buf
+        np.multiply(g, group["lr"], out=tmp)
+        p.data -= tmp

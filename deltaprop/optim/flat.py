@@ -1,0 +1,176 @@
+"""One contiguous buffer per parameter group: an update rule runs once per group, not once per parameter.
+
+On small networks an optimizer step is dominated by Python and NumPy call
+overhead, not arithmetic: SGD with momentum costs about four NumPy calls per
+parameter, so a 3-layer net pays for 24 calls to move a few thousand numbers.
+`FlatGroup` lays a group's parameters end to end in one array ``flat.data``
+(each Parameter's ``.data`` becomes a view into it), gives every parameter a
+gradient slot in a second array (backpropagation writes ``.grad`` straight
+into it, see `deltaprop.tensor.gradient_buffer`), and keeps every state array
+(momentum, Adam's moments) the same way, with each parameter's state entry a
+view. The update rule, written once for arrays, then runs on the three flat
+arrays: four NumPy calls for the whole group. The arithmetic is elementwise
+and identical, so results are bit-for-bit those of the per-parameter path.
+
+The layout is an optimisation, never a change of meaning, so it steps aside
+whenever it could be observed:
+
+- a parameter whose array may be shared with someone else (a view, or an
+  array another object still references, as ``Parameter(user_array)`` does)
+  is never moved, so in-place updates stay visible to its owner, exactly as
+  in PyTorch; the group then uses the per-parameter path;
+- every step checks (by identity, a few nanoseconds each) that each
+  parameter's ``.data`` and each state entry are still the views; after
+  ``p.data = ...`` (``model.double()``, ``.to()``) or ``load_state_dict`` the
+  layout is rebuilt from the current values;
+- a gradient set by hand (``p.grad = g``) is copied into its slot; a
+  parameter without a gradient sends the group down the per-parameter path,
+  which skips it as PyTorch does.
+
+One consequence worth knowing: after ``zero_grad()`` the next backward
+writes into the same slot memory, so an old ``.grad`` array kept across
+steps changes; keep a ``.copy()`` if you need it.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from deltaprop import backend
+from deltaprop.tensor import Tensor
+
+
+
+def _refcount_of_unshared_data() -> int:
+    """sys.getrefcount(p.data) when only the tensor holds its array (getrefcount's argument included)."""
+    tensor = Tensor._wrap(np.empty(1))
+    return sys.getrefcount(tensor.data)
+
+
+_ONLY_THE_PARAMETER = _refcount_of_unshared_data()
+
+
+class FlatGroup:
+    """A group's parameters, gradient slots and state arrays as views into flat buffers."""
+
+    def __init__(self, params: Sequence[Tensor]) -> None:
+        first = params[0].data
+        xp = backend.array_module(first)
+        self.params = list(params)
+        self.sizes = [p.data.size for p in params]
+        total = sum(self.sizes)
+        flat = xp.empty(total, dtype=first.dtype)
+        grads = xp.zeros(total, dtype=first.dtype)
+        self.param_views, self.grad_views = [], []
+        offset = 0
+        for p, size in zip(params, self.sizes, strict=True):
+            flat[offset : offset + size] = p.data.reshape(-1)
+            view = flat[offset : offset + size].reshape(p.data.shape)
+            slot = grads[offset : offset + size].reshape(p.data.shape)
+            p.data = view
+            p._grad_slot = slot
+            self.param_views.append(view)
+            self.grad_views.append(slot)
+            offset += size
+        #: the stand-in parameter the update rule sees: ``.data`` is the whole group
+        self.param = Tensor._wrap(flat)
+        self.grad = grads
+        self.state: dict[str, Any] = {}
+        self.state_views: dict[str, list[Any]] = {}
+
+    # ------------------------------------------------------------------ building and checking
+    @staticmethod
+    def possible(params: Sequence[Tensor]) -> bool:
+        """True when moving every parameter into one buffer cannot be observed by anyone."""
+        if not params:
+            return False
+        dtype, kind = params[0].data.dtype, type(params[0].data)
+        for p in params:
+            if sys.getrefcount(p.data) > _ONLY_THE_PARAMETER:  # someone else holds this array
+                return False
+            if type(p.data) is not kind or p.data.dtype != dtype or getattr(p.data, "base", None) is not None:
+                return False
+        return True
+
+    def intact(self) -> bool:
+        """Every parameter still lives in the buffer (nobody assigned a new ``.data``)."""
+        return all(p.data is view for p, view in zip(self.params, self.param_views, strict=True))
+
+    def gather_gradients(self) -> bool:
+        """Put every gradient in its slot; False when some parameter has none (use the slow path)."""
+        for p, slot in zip(self.params, self.grad_views, strict=True):
+            grad = p.grad
+            if grad is slot:
+                continue
+            if grad is None:
+                return False
+            if grad.shape != slot.shape:
+                return False  # the per-parameter path raises the clear error for this
+            slot[...] = grad
+        return True
+
+    def release(self) -> None:
+        """Stop writing gradients into the slots (the layout is being dropped)."""
+        for p, slot in zip(self.params, self.grad_views, strict=True):
+            if p._grad_slot is slot:
+                p._grad_slot = None
+
+    # ------------------------------------------------------------------ state
+    def sync_state_in(self, per_param: list[dict[str, Any]]) -> bool:
+        """Make ``self.state`` match the per-parameter state; False if they cannot be merged."""
+        if self._state_unchanged(per_param):
+            return True
+        keys = set(per_param[0])
+        if any(set(state) != keys for state in per_param):
+            return False
+        merged: dict[str, Any] = {}
+        for key in keys:
+            values = [state[key] for state in per_param]
+            if hasattr(values[0], "shape"):
+                if any(v.shape != p.data.shape for v, p in zip(values, self.params, strict=True)):
+                    return False
+                xp = backend.array_module(values[0])
+                merged[key] = xp.concatenate([v.reshape(-1) for v in values])
+            elif all(v == values[0] for v in values):
+                merged[key] = values[0]
+            else:
+                return False  # e.g. step counts that differ between parameters
+        self.state, self.state_views = merged, {}
+        self.sync_state_out(per_param)
+        return True
+
+    def _state_unchanged(self, per_param: list[dict[str, Any]]) -> bool:
+        """The per-parameter state is still our views and scalars (checked by identity: cheap)."""
+        size = len(self.state)
+        for state in per_param:
+            if len(state) != size:
+                return False
+        for key, views in self.state_views.items():
+            for state, view in zip(per_param, views, strict=True):
+                if state.get(key) is not view:
+                    return False
+        return True
+
+    def sync_state_out(self, per_param: list[dict[str, Any]]) -> None:
+        """After an update: each parameter's state holds views of new arrays and the new scalars."""
+        for key, value in self.state.items():
+            if hasattr(value, "shape"):
+                views = self.state_views.get(key)
+                if views is None or views[0].base is not value:
+                    views = self.state_views[key] = self._views_of(value)
+                for state, view in zip(per_param, views, strict=True):
+                    state[key] = view
+            else:
+                for state in per_param:
+                    state[key] = value
+
+    def _views_of(self, flat: Any) -> list[Any]:
+        views, offset = [], 0
+        for p, size in zip(self.params, self.sizes, strict=True):
+            views.append(flat[offset : offset + size].reshape(p.data.shape))
+            offset += size
+        return views
