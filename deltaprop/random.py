@@ -46,7 +46,7 @@ def generator() -> np.random.Generator:
 
 def get_rng_state() -> dict[str, Any]:
     """A JSON-serialisable snapshot of the generator (for checkpoints; covers device draws too)."""
-    return _generator.bit_generator.state
+    return dict(_generator.bit_generator.state)
 
 
 def set_rng_state(state: dict[str, Any]) -> None:
@@ -89,36 +89,37 @@ def random(shape: tuple[int, ...], dtype: Any = np.float64, xp: Any = np) -> Any
     """Uniform samples on [0, 1) as an array of ``xp``.
 
     On NumPy they are drawn in float64 and then rounded to ``dtype``, so the
-    values are the ones deltaprop has always drawn for the same seed.
+    values are the ones deltaprop has always drawn for the same seed; the
+    other helpers below do the same.
     """
-    if xp is np:
-        return _generator.random(shape).astype(dtype, copy=False)
-    return generator_for(xp).random_sample(shape, dtype)
+    return _draw("random", (), shape, dtype, xp)
 
 
 def uniform(
     shape: tuple[int, ...], low: float = 0.0, high: float = 1.0, dtype: Any = np.float64, xp: Any = np
 ) -> Any:
-    """Uniform samples on [low, high) as an array of ``xp`` (float64 draws rounded on NumPy)."""
-    if xp is np:
-        return _generator.uniform(low, high, shape).astype(dtype, copy=False)
-    return generator_for(xp).uniform(low, high, shape, dtype)
+    """Uniform samples on [low, high) as an array of ``xp``."""
+    return _draw("uniform", (low, high), shape, dtype, xp)
 
 
 def normal(
     shape: tuple[int, ...], mean: float = 0.0, std: float = 1.0, dtype: Any = np.float64, xp: Any = np
 ) -> Any:
-    """Normal samples N(mean, std^2) as an array of ``xp`` (float64 draws rounded on NumPy)."""
-    if xp is np:
-        return _generator.normal(mean, std, shape).astype(dtype, copy=False)
-    return generator_for(xp).normal(mean, std, shape, dtype)
+    """Normal samples N(mean, std^2) as an array of ``xp``."""
+    return _draw("normal", (mean, std), shape, dtype, xp)
 
 
 def standard_normal(shape: tuple[int, ...], dtype: Any = np.float64, xp: Any = np) -> Any:
-    """Standard normal samples as an array of ``xp`` (float64 draws rounded on NumPy)."""
+    """Standard normal samples as an array of ``xp``."""
+    return _draw("standard_normal", (), shape, dtype, xp)
+
+
+def _draw(method: str, params: tuple, shape: tuple[int, ...], dtype: Any, xp: Any) -> Any:
+    """NumPy: the package Generator's ``method`` in float64, rounded; elsewhere the device's, in dtype."""
     if xp is np:
-        return _generator.standard_normal(shape).astype(dtype, copy=False)
-    return generator_for(xp).standard_normal(shape, dtype)
+        return getattr(_generator, method)(*params, shape).astype(dtype, copy=False)
+    device_method = "random_sample" if method == "random" else method  # CuPy RandomState's name
+    return getattr(generator_for(xp), device_method)(*params, shape, dtype)
 
 
 def _builtin_factory(xp: Any) -> Callable[[int], Any]:
