@@ -291,7 +291,7 @@ def binary_cross_entropy(probability, target, reduction: str = "mean") -> Tensor
     target = as_tensor(target, like=probability)
     _same_shape(probability, target, "binary_cross_entropy")
     p, y = probability.data, target.data
-    if p.size and (p.min() < 0 or p.max() > 1):
+    if p.size and bool((p.min() < 0) | (p.max() > 1)):  # one host read, not two, on a GPU
         raise ValueError(
             "binary_cross_entropy: inputs must be probabilities in [0, 1]; apply sigmoid first, "
             "or use binary_cross_entropy_with_logits on raw scores (more stable)"
