@@ -43,7 +43,7 @@ def transpose(a, axes=None) -> Tensor:
 
 def _transpose_backward(g, saved, parents):
     (axes,) = saved
-    inverse = sorted(range(len(axes)), key=axes.__getitem__)  # where each axis came from
+    inverse = tuple(sorted(range(len(axes)), key=axes.__getitem__))  # where each axis came from
     return (g.transpose(inverse),)
 
 
