@@ -117,7 +117,8 @@ def standard_normal(shape: tuple[int, ...], dtype: Any = np.float64, xp: Any = n
 def _draw(method: str, params: tuple, shape: tuple[int, ...], dtype: Any, xp: Any) -> Any:
     """NumPy: the package Generator's ``method`` in float64, rounded; elsewhere the device's, in dtype."""
     if xp is np:
-        return getattr(_generator, method)(*params, shape).astype(dtype, copy=False)
+        values = getattr(_generator, method)(*params, shape)
+        return values if dtype is np.float64 else values.astype(dtype, copy=False)
     device_method = "random_sample" if method == "random" else method  # CuPy RandomState's name
     return getattr(generator_for(xp), device_method)(*params, shape, dtype)
 
