@@ -1,13 +1,14 @@
-"""Making tensors: from data, filled with constants, or drawn from the package generator."""
+"""Making tensors: from data, filled with constants, or drawn from the package generator.
+
+Each one allocates with the default backend's namespace (`backend.set_default_backend`),
+on that device directly: nothing is made on the host and copied over.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
-from deltaprop import backend
-from deltaprop.random import generator
+from deltaprop import backend, random
 from deltaprop.tensor import DEFAULT_DTYPE, Tensor
 
 
@@ -22,43 +23,41 @@ def _shape(shape: tuple) -> tuple[int, ...]:
     return tuple(shape)
 
 
-def _new(array: np.ndarray, requires_grad: bool) -> Tensor:
-    xp = backend.default_module()
-    return Tensor(array if xp is np else xp.asarray(array), requires_grad=requires_grad)
-
-
 def zeros(*shape, dtype: Any = DEFAULT_DTYPE, requires_grad: bool = False) -> Tensor:
-    return _new(np.zeros(_shape(shape), dtype=dtype), requires_grad)
+    return Tensor(backend.default_module().zeros(_shape(shape), dtype=dtype), requires_grad=requires_grad)
 
 
 def ones(*shape, dtype: Any = DEFAULT_DTYPE, requires_grad: bool = False) -> Tensor:
-    return _new(np.ones(_shape(shape), dtype=dtype), requires_grad)
+    return Tensor(backend.default_module().ones(_shape(shape), dtype=dtype), requires_grad=requires_grad)
 
 
 def full(shape, value: float, dtype: Any = DEFAULT_DTYPE, requires_grad: bool = False) -> Tensor:
-    return _new(np.full(_shape((shape,)), value, dtype=dtype), requires_grad)
+    array = backend.default_module().full(_shape((shape,)), value, dtype=dtype)
+    return Tensor(array, requires_grad=requires_grad)
 
 
 def eye(n: int, m: int | None = None, dtype: Any = DEFAULT_DTYPE, requires_grad: bool = False):
-    return _new(np.eye(n, m, dtype=dtype), requires_grad)
+    return Tensor(backend.default_module().eye(n, m, dtype=dtype), requires_grad=requires_grad)
 
 
 def arange(*args, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """Like np.arange; float arguments give float32 unless dtype says otherwise."""
-    values = np.arange(*args)
+    values = backend.default_module().arange(*args)
     if dtype is None and values.dtype.kind == "f":
         dtype = DEFAULT_DTYPE
-    return _new(values.astype(dtype) if dtype is not None else values, requires_grad)
+    return Tensor(values.astype(dtype) if dtype is not None else values, requires_grad=requires_grad)
 
 
 def randn(*shape, dtype: Any = DEFAULT_DTYPE, requires_grad: bool = False) -> Tensor:
     """Standard normal samples from the package generator (see `deltaprop.manual_seed`)."""
-    return _new(generator().standard_normal(_shape(shape)).astype(dtype), requires_grad)
+    array = random.standard_normal(_shape(shape), dtype, xp=backend.default_module())
+    return Tensor(array, requires_grad=requires_grad)
 
 
 def rand(*shape, dtype: Any = DEFAULT_DTYPE, requires_grad: bool = False) -> Tensor:
     """Uniform samples on [0, 1) from the package generator."""
-    return _new(generator().random(_shape(shape)).astype(dtype), requires_grad)
+    array = random.random(_shape(shape), dtype, xp=backend.default_module())
+    return Tensor(array, requires_grad=requires_grad)
 
 
 def zeros_like(t: Tensor, requires_grad: bool = False) -> Tensor:

@@ -207,9 +207,11 @@ class Tensor:
         return self.astype(np.float64)
 
     def to(self, device: str) -> Tensor:
-        """Move to ``'cpu'`` or ``'cuda'`` (a leaf stays a leaf, keeping requires_grad)."""
-        xp = np if device == "cpu" else backend._cupy()
-        moved = Tensor._wrap(backend.to_module(self.data, xp))
+        """Move to ``'cpu'``, ``'cuda'`` or a registered device (a leaf stays a leaf, keeping requires_grad).
+
+        Device names are those of `backend.device_module`; `backend.register_device` adds more.
+        """
+        moved = Tensor._wrap(backend.to_module(self.data, backend.device_module(device)))
         moved.requires_grad = self.requires_grad and self.is_leaf
         return moved
 
@@ -489,15 +491,16 @@ def _as_array(data: Any, dtype: Any) -> Any:
     if isinstance(data, Tensor):
         data = data.data
     xp = backend.array_module(data)
-    if dtype is not None:
-        return xp.asarray(data, dtype=dtype)
-    if isinstance(data, (np.ndarray, np.generic)) or type(data).__module__.startswith("cupy"):
+    if xp is not np or isinstance(data, (np.ndarray, np.generic)):  # an array stays where it is
+        if dtype is not None:
+            return xp.asarray(data, dtype=dtype)
         array = xp.asarray(data)
         if array.dtype.kind == "f" and array.dtype.itemsize < 4:
             array = array.astype(DEFAULT_DTYPE)
         return array
-    array = np.asarray(data)
-    if array.dtype.kind == "f":  # Python floats: float32 like PyTorch
+    # Python numbers and lists: made on the host, then put on the default backend
+    array = np.asarray(data, dtype=dtype)
+    if dtype is None and array.dtype.kind == "f":  # Python floats: float32 like PyTorch
         array = array.astype(DEFAULT_DTYPE)
     module = backend.default_module()
     return array if module is np else module.asarray(array)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from deltaprop import backend, ops
+import numpy as np
+
+from deltaprop import backend, ops, random
 from deltaprop.ops.activations import (
     elu,
     gelu,
@@ -28,7 +30,6 @@ from deltaprop.ops.losses import (
     nll_loss,
     squared_error_loss,
 )
-from deltaprop.random import generator
 from deltaprop.tensor import Tensor, as_tensor
 
 __all__ = [
@@ -40,21 +41,24 @@ __all__ = [
 
 
 def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
-    """Inverted dropout: the mask comes from the package generator, so runs repeat."""
+    """Inverted dropout: the mask comes from the package generator, so runs repeat.
+
+    The mask is drawn by the array library that holds ``x`` (on its device), never on the host.
+    """
     x = as_tensor(x)
     if not training or p == 0.0:
         return x
-    keep = generator().random(x.shape) >= p
-    mask = backend.to_module((keep / (1.0 - p)).astype(x.dtype), x.xp)
+    keep = random.random(x.shape, xp=x.xp) >= p
+    mask = (keep / (1.0 - p)).astype(x.dtype)
     return ops.mul(x, mask)
 
 
 def one_hot(labels, num_classes: int | None = None) -> Tensor:
-    """Integer labels (N,) -> float32 one-hot rows (N, num_classes)."""
-    import numpy as np
-
-    values = np.asarray(labels.data if isinstance(labels, Tensor) else labels).astype(int)
+    """Integer labels (N,) -> float32 one-hot rows (N, num_classes), in the labels' array library."""
+    values = labels.data if isinstance(labels, Tensor) else labels
+    xp = backend.array_module(values)
+    values = xp.asarray(values).astype(int)
     classes = int(values.max()) + 1 if num_classes is None else num_classes
-    out = np.zeros((values.size, classes), dtype=np.float32)
-    out[np.arange(values.size), values.reshape(-1)] = 1.0
+    out = xp.zeros((values.size, classes), dtype=np.float32)
+    out[xp.arange(values.size), values.reshape(-1)] = 1.0
     return Tensor(out)

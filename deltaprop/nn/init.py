@@ -1,5 +1,7 @@
 """Weight initialisers, drawing from the package generator (``deltaprop.manual_seed``).
 
+Each one draws with the array library that holds the tensor, on its device.
+
 Why they matter: with weights too large, sigmoid and tanh units saturate and
 their derivatives vanish; too small, and the signal dies out layer by layer.
 Glorot/Xavier keeps the variance of activations and gradients roughly
@@ -10,8 +12,7 @@ from __future__ import annotations
 
 import math
 
-from deltaprop import backend
-from deltaprop.random import generator
+from deltaprop import random
 from deltaprop.tensor import Tensor
 
 _GAINS = {
@@ -46,17 +47,14 @@ def _fan_in_out(tensor: Tensor) -> tuple[int, int]:
     return tensor.shape[1] * receptive, tensor.shape[0] * receptive
 
 
-def _fill(tensor: Tensor, values) -> Tensor:
-    tensor.data[...] = backend.to_module(values.astype(tensor.dtype), tensor.xp)
+def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
+    tensor.data[...] = random.uniform(tensor.shape, a, b, dtype=tensor.dtype, xp=tensor.xp)
     return tensor
 
 
-def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
-    return _fill(tensor, generator().uniform(a, b, tensor.shape))
-
-
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
-    return _fill(tensor, generator().normal(mean, std, tensor.shape))
+    tensor.data[...] = random.normal(tensor.shape, mean, std, dtype=tensor.dtype, xp=tensor.xp)
+    return tensor
 
 
 def constant_(tensor: Tensor, value: float) -> Tensor:

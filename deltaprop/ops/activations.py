@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from deltaprop.backend import array_module
+from deltaprop.backend import array_module, special_functions
 from deltaprop.tensor import Tensor, as_tensor, make_result
 
 
@@ -144,7 +144,13 @@ _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
 def _erf(x):
-    """The error function: SciPy's when installed, else Python's math.erf per element."""
+    """The error function: SciPy's when installed, else Python's math.erf per element.
+
+    Arrays of another library (CuPy) use that library's own special functions, on its device.
+    """
+    xp = array_module(x)
+    if xp is not np:
+        return special_functions(xp).erf(x)
     try:
         from scipy.special import erf
     except ImportError:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from deltaprop.backend import array_module
 from deltaprop.errors import ShapeError
 from deltaprop.ops.activations import _sigmoid
 from deltaprop.tensor import Tensor, as_tensor, make_result
@@ -88,7 +89,7 @@ def squared_error_loss(prediction, target, reduction: str = "mean") -> Tensor:
 def _squared_error_backward(g, saved, parents):
     diff, count = saved
     g = _spread(g, count)
-    if diff.ndim > 1 and np.ndim(g) == 1:
+    if diff.ndim > 1 and g.ndim == 1:
         g = g.reshape((-1,) + (1,) * (diff.ndim - 1))
     d = diff * g
     return d, (None if parents[1] is None else -d)
@@ -136,6 +137,17 @@ def _huber_backward(g, saved, parents):
 
 
 # ----------------------------------------------------------------- classification
+def _as_target(target, scores: Tensor) -> Tensor:
+    """Labels or probabilities given as plain data follow the scores to their array library.
+
+    (Float targets of the regression losses do the same through ``as_tensor(..., like=)``.)
+    """
+    if isinstance(target, Tensor):
+        return target
+    xp = scores.xp
+    return as_tensor(target) if xp is np else Tensor._wrap(xp.asarray(target))
+
+
 def _check_logits(logits: Tensor, target: Tensor, op: str) -> bool:
     """Validate shapes; True when the target holds class indices, False for probabilities.
 
@@ -182,7 +194,7 @@ def cross_entropy(
     ``softmax(logits) - target_distribution``, divided by N for 'mean'.
     """
     logits = as_tensor(logits)
-    target = as_tensor(target)
+    target = _as_target(target, logits)
     labels = _check_logits(logits, target, "cross_entropy")
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
@@ -190,8 +202,9 @@ def cross_entropy(
     n, classes = z.shape
     # softmax once, in place: `probs` is what the backward needs (softmax - target)
     shifted = z - z.max(axis=1, keepdims=True)
+    xp = logits.xp
     if labels and not label_smoothing:  # the training hot path: pick z[y] before exp overwrites
-        rows = np.arange(n)
+        rows = xp.arange(n)
         picked = shifted[rows, target.data]
         probs = np.exp(shifted, out=shifted)
         total = probs.sum(axis=1, keepdims=True)
@@ -206,7 +219,7 @@ def cross_entropy(
         probs /= total
         log_probs = shifted - np.log(total)
         if labels:
-            rows = np.arange(n)
+            rows = xp.arange(n)
             per = (1 - label_smoothing) * -log_probs[rows, target.data]
             per -= label_smoothing * log_probs.mean(axis=1)
             distribution = (target.data, label_smoothing, rows)
@@ -220,7 +233,7 @@ def cross_entropy(
     else:
         out, count = _reduce(per, reduction, "cross_entropy")
     return make_result(
-        logits.xp.asarray(out, dtype=z.dtype),
+        xp.asarray(out, dtype=z.dtype),
         (logits,),
         _cross_entropy_backward,
         (probs, distribution, count),
@@ -232,12 +245,12 @@ def _cross_entropy_backward(g, saved, parents):
     """(softmax - target) * g / count; ``probs`` is left intact so retain_graph still works."""
     probs, distribution, count = saved
     scale = _spread(g, count)
-    if np.ndim(scale) != 0:  # reduction='none': one upstream value per example
+    if scale.ndim != 0:  # reduction='none': one upstream value per example
         scale = scale[:, None]
     grad = probs * scale  # one pass: copy and scale together
     if isinstance(distribution, tuple):  # integer labels, maybe smoothed
         labels, smoothing, rows = distribution
-        hit = scale if np.ndim(scale) == 0 else scale[:, 0]
+        hit = scale if scale.ndim == 0 else scale[:, 0]
         grad[rows, labels] -= hit if not smoothing else (1 - smoothing) * hit
         if smoothing:
             grad -= smoothing / probs.shape[1] * scale
@@ -249,26 +262,26 @@ def _cross_entropy_backward(g, saved, parents):
 def nll_loss(log_probs, target, reduction: str = "mean") -> Tensor:
     """Negative log-likelihood of integer labels given log-probabilities (after log_softmax)."""
     log_probs = as_tensor(log_probs)
-    target = as_tensor(target)
+    target = _as_target(target, log_probs)
     if target.dtype.kind not in "iu":
         raise TypeError(f"nll_loss: target must hold integer class labels, got {target.dtype}")
     _check_logits(log_probs, target, "nll_loss")
-    rows = np.arange(log_probs.shape[0])
+    rows = log_probs.xp.arange(log_probs.shape[0])
     per = -log_probs.data[rows, target.data]
     out, count = _reduce(per, reduction, "nll_loss")
     return make_result(
         log_probs.xp.asarray(out),
         (log_probs,),
         _nll_backward,
-        (target.data, log_probs.shape, log_probs.dtype, count),
+        (target.data, rows, log_probs.shape, log_probs.dtype, count),
         "nll_loss",
     )
 
 
 def _nll_backward(g, saved, parents):
-    labels, shape, dtype, count = saved
-    grad = np.zeros(shape, dtype=dtype)
-    grad[np.arange(shape[0]), labels] = -_spread(g, count)
+    labels, rows, shape, dtype, count = saved
+    grad = array_module(labels).zeros(shape, dtype=dtype)
+    grad[rows, labels] = -_spread(g, count)
     return (grad,)
 
 
@@ -278,7 +291,7 @@ def binary_cross_entropy(probability, target, reduction: str = "mean") -> Tensor
     target = as_tensor(target, like=probability)
     _same_shape(probability, target, "binary_cross_entropy")
     p, y = probability.data, target.data
-    if p.size and (p.min() < 0 or p.max() > 1):
+    if p.size and bool((p.min() < 0) | (p.max() > 1)):  # one host read, not two, on a GPU
         raise ValueError(
             "binary_cross_entropy: inputs must be probabilities in [0, 1]; apply sigmoid first, "
             "or use binary_cross_entropy_with_logits on raw scores (more stable)"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import accumulate
+
 import numpy as np
 
 from deltaprop.backend import array_module
@@ -41,7 +43,8 @@ def transpose(a, axes=None) -> Tensor:
 
 def _transpose_backward(g, saved, parents):
     (axes,) = saved
-    return (g.transpose(np.argsort(axes)),)
+    inverse = tuple(sorted(range(len(axes)), key=axes.__getitem__))  # where each axis came from
+    return (g.transpose(inverse),)
 
 
 def swapaxes(a, axis1: int, axis2: int) -> Tensor:
@@ -52,36 +55,58 @@ def swapaxes(a, axis1: int, axis2: int) -> Tensor:
 
 
 # ----------------------------------------------------------------- expand / squeeze
+# Both are reshapes; the new shape is worked out from the old one (no array is made to ask NumPy).
 def expand_dims(a, axis) -> Tensor:
     a = as_tensor(a)
-    return reshape(a, np.expand_dims(np.empty(a.shape, dtype=bool), axis).shape)
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    ndim = a.ndim + len(axes)
+    new = {_axis(ax, ndim, "expand_dims", a.shape) for ax in axes}
+    if len(new) != len(axes):
+        raise ShapeError(f"expand_dims: repeated axis in {axis} for shape {a.shape}")
+    sizes = iter(a.shape)
+    return reshape(a, tuple(1 if i in new else next(sizes) for i in range(ndim)))
 
 
 def squeeze(a, axis=None) -> Tensor:
     a = as_tensor(a)
-    if axis is not None:
-        for ax in (axis,) if isinstance(axis, int) else axis:
-            if a.shape[ax] != 1:
-                raise ShapeError(f"squeeze: axis {ax} of shape {a.shape} has size {a.shape[ax]}, not 1")
-    return reshape(a, np.squeeze(np.empty(a.shape, dtype=bool), axis).shape)
+    if axis is None:
+        return reshape(a, tuple(n for n in a.shape if n != 1))
+    gone = set()
+    for ax in (axis,) if isinstance(axis, int) else axis:
+        i = _axis(ax, a.ndim, "squeeze", a.shape)
+        if a.shape[i] != 1:
+            raise ShapeError(f"squeeze: axis {ax} of shape {a.shape} has size {a.shape[i]}, not 1")
+        gone.add(i)
+    return reshape(a, tuple(n for i, n in enumerate(a.shape) if i not in gone))
+
+
+def _axis(axis: int, ndim: int, op: str, shape: tuple[int, ...]) -> int:
+    if not -ndim <= axis < ndim:
+        raise ShapeError(f"{op}: axis {axis} is out of range for shape {shape} (result has {ndim} axes)")
+    return axis % ndim
 
 
 # ----------------------------------------------------------------- indexing
 def getitem(a, index) -> Tensor:
     """``a[index]``: basic slices and integer/boolean arrays; the backward scatters with accumulation."""
     a = as_tensor(a)
-    index = _plain_index(index)
+    index = _plain_index(index, a.xp)
     return make_result(a.data[index], (a,), _getitem_backward, (a.shape, a.dtype, index), "getitem")
 
 
-def _plain_index(index):
-    if isinstance(index, Tensor):
-        return index.data
+def _plain_index(index, xp):
+    """The index as the array library of the data wants it: arrays of ``xp``, not host arrays or Tensors."""
     if isinstance(index, tuple):
-        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
-    if isinstance(index, list):
-        return np.asarray(index)
-    return index
+        return tuple(_plain_index_part(i, xp) for i in index)
+    return _plain_index_part(index, xp)
+
+
+def _plain_index_part(part, xp):
+    if isinstance(part, Tensor):
+        part = part.data
+    if isinstance(part, list) or (xp is not np and isinstance(part, np.ndarray)):
+        return xp.asarray(part)
+    return part
 
 
 def _getitem_backward(g, saved, parents):
@@ -101,7 +126,7 @@ def concatenate(tensors, axis: int = 0) -> Tensor:
     except ValueError as exc:
         shapes = [t.shape for t in tensors]
         raise ShapeError(f"concatenate(axis={axis}): shapes {shapes} do not fit: {exc}") from None
-    sizes = np.cumsum([t.shape[axis] for t in tensors])[:-1]
+    sizes = list(accumulate(t.shape[axis] for t in tensors))[:-1]  # split points, as Python ints
     return make_result(out, tuple(tensors), _concatenate_backward, (axis, sizes), "concatenate")
 
 
@@ -131,9 +156,10 @@ def pad(a, pad_width, mode: str = "constant", constant_values=0) -> Tensor:
         raise ValueError(f"pad: only mode='constant' is differentiable here, got {mode!r}")
     if a.ndim == 0:
         raise ShapeError("pad: a 0-d tensor has no axes to pad; reshape it to 1-D first")
-    widths = np.broadcast_to(np.asarray(pad_width), (a.ndim, 2))
+    # (before, after) per axis as Python ints, so the array library is handed no host array
+    widths = tuple((int(lo), int(hi)) for lo, hi in np.broadcast_to(np.asarray(pad_width), (a.ndim, 2)))
     out = np.pad(a.data, widths, mode="constant", constant_values=constant_values)
-    crop = tuple(slice(int(lo), int(lo) + n) for (lo, _), n in zip(widths, a.shape, strict=True))
+    crop = tuple(slice(lo, lo + n) for (lo, _), n in zip(widths, a.shape, strict=True))
     return make_result(out, (a,), _pad_backward, (crop,), "pad")
 
 
