@@ -516,8 +516,8 @@ def _seed_gradient(root: Tensor, grad: Any) -> Any:
             )
         return root.xp.ones_like(root.data)
     seed = grad.data if isinstance(grad, Tensor) else grad
-    if not hasattr(seed, "shape"):
-        seed = root.xp.asarray(seed)
+    if not hasattr(seed, "shape") or backend.array_module(seed) is not root.xp:
+        seed = backend.to_module(seed, root.xp)
     if seed.shape != root.data.shape:
         raise GraphError(f"backward(): grad has shape {seed.shape} but the tensor has shape {root.shape}")
     if seed.dtype != root.data.dtype:

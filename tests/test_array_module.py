@@ -54,6 +54,11 @@ def xp(request):
 # --------------------------------------------------------------------------- helpers
 
 
+def _device_of(xp) -> str:
+    """The device name Module.to takes for an array library."""
+    return "standin" if xp is standin else "cuda"
+
+
 def _assert_on(xp, array, what: str) -> None:
     assert isinstance(array, xp.ndarray), f"{what} is a {type(array).__name__}, not an array of {xp.__name__}"
 
@@ -280,13 +285,6 @@ def test_cross_entropy_with_probabilities_and_nll_on_the_array_module(xp) -> Non
 # --------------------------------------------------------------------------- layers
 
 
-def _to(module: nn.Module, xp) -> nn.Module:
-    # TODO(integrator): module.to(device) once Module.to uses backend.device_module
-    for param in module.parameters():
-        param.data = backend.to_module(param.data, xp)
-    return module
-
-
 LAYERS = [
     ("linear", lambda: nn.Linear(3, 4)),
     ("linear_no_bias", lambda: nn.Linear(3, 4, bias=False, dtype=np.float64)),
@@ -306,7 +304,7 @@ def test_layer_runs_on_the_array_module(make, xp) -> None:
     reference, layer = make(), make()
     layer.load_state_dict(reference.state_dict())
     reference.double()
-    _to(layer.double(), xp)
+    layer.double().to(_device_of(xp))
     x = np.random.default_rng(9).standard_normal((2, 3))
     out, (grad_x,) = _forward_backward(layer, [x], xp)
     expected, (expected_x,) = _forward_backward(reference, [x], np)
@@ -338,7 +336,7 @@ def test_dropout_draws_its_mask_on_the_device_from_the_package_generator(xp) -> 
 
 def test_a_training_step_reads_nothing_from_the_host_and_uploads_nothing() -> None:
     dp.manual_seed(0)
-    model = _to(nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Dropout(0.2), nn.Linear(8, 2)), standin)
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Dropout(0.2), nn.Linear(8, 2)).to("standin")
     x = dp.tensor(standin.asarray(np.ones((6, 4), dtype=np.float32)))
     y = dp.tensor(standin.asarray(np.zeros((6, 2), dtype=np.float32)))
     with count_host_reads() as reads:

@@ -312,8 +312,11 @@ class Module:
         return self
 
     def to(self, device: str) -> Module:
-        """Move every parameter, gradient and buffer to ``'cpu'`` or ``'cuda'`` in place."""
-        xp = np if device == "cpu" else backend._cupy()
+        """Move every parameter, gradient and buffer to a device (``'cpu'``, ``'cuda'``...) in place.
+
+        Device names are those of `deltaprop.backend.device_module`.
+        """
+        xp = backend.device_module(device)
         for tensor in [*self.parameters(), *self.buffers()]:
             tensor.data = backend.to_module(tensor.data, xp)
             if tensor.grad is not None:

@@ -94,5 +94,5 @@ def _linear_backward(g, saved, parents):
         x = x.reshape(-1, x.shape[-1])
     # dC/dW and dC/db go straight into the optimizer's gradient buffers when it keeps them
     gw = None if parents[1] is None else np.matmul(g.T, x, out=gradient_buffer(parents[1]))
-    gb = None if bias is None else np.add.reduce(g, axis=0, out=gradient_buffer(bias))
+    gb = None if bias is None else g.sum(axis=0, out=gradient_buffer(bias))
     return gx, gw, gb

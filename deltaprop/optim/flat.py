@@ -44,7 +44,6 @@ from deltaprop import backend
 from deltaprop.tensor import Tensor
 
 
-
 def _refcount_of_unshared_data() -> int:
     """sys.getrefcount(p.data) when only the tensor holds its array (getrefcount's argument included)."""
     tensor = Tensor._wrap(np.empty(1))
