@@ -464,3 +464,20 @@ def test_constant_initialisers_on_the_device() -> None:
         fill(weight)
         assert type(weight.data) is StandinArray
         np.testing.assert_array_equal(weight.data.get(), np.full((2, 3), value, dtype=np.float32))
+
+
+def test_fit_predict_and_evaluate_move_every_batch_to_the_models_array_module():
+    from deltaprop.train import evaluate, predict
+
+    dp.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2)).double().to("standin")
+    seen = []
+    model[0].register_forward_pre_hook(lambda m, args: seen.append(type(args[0].data)))
+    X = np.random.default_rng(0).standard_normal((12, 3))
+    y = np.arange(12) % 2
+    history = dp.fit(model, X, y, loss="cross_entropy", optimizer=dp.optim.SGD(model.parameters(), lr=0.1),
+                     epochs=2, batch_size=4, metrics=["accuracy"], validation_data=(X, y), progress=False)
+    assert set(seen) == {standin.ndarray} and len(history["val_accuracy"]) == 2
+    assert all(isinstance(p.data, standin.ndarray) for p in model.parameters())
+    assert isinstance(predict(model, X), np.ndarray)  # results come back to the host
+    assert evaluate(model, nn.CrossEntropyLoss(), X, y)["loss"] == pytest.approx(history["val_loss"][-1])

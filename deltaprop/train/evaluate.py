@@ -15,15 +15,20 @@ CHUNK = 8192  # rows per forward: bounds memory on big sets, one forward on smal
 def predict(model: Any, X: Any, batch_size: int = CHUNK) -> np.ndarray:
     """The model's outputs for X as a NumPy array, in eval mode (dropout off), chunk by chunk."""
     data = X.data if isinstance(X, Tensor) else np.asarray(X)
+    xp = next((backend.array_module(p.data) for p in model.parameters()), np)
     was_training = model.training
     model.eval()
     try:
-        with no_grad():
-            parts = [model(Tensor._wrap(data[start:start + batch_size])).data
+        with no_grad():  # each chunk goes to the model's array module, each result back to the host
+            parts = [_forward_on(model, data[start:start + batch_size], xp)
                      for start in range(0, len(data), batch_size)]
     finally:
         model.train(was_training)
-    return backend.to_numpy(parts[0] if len(parts) == 1 else np.concatenate(parts))
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+def _forward_on(model: Any, chunk: np.ndarray, xp: Any) -> np.ndarray:
+    return backend.to_numpy(model(Tensor._wrap(backend.to_module(chunk, xp))).data)
 
 
 def evaluate(
