@@ -14,6 +14,8 @@ programming over the chain rule.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -101,6 +103,7 @@ class Tensor:
         "_retains_grad",
         "_hooks",
         "_grad_slot",
+        "_seq",
         "name",
         "__weakref__",
     )
@@ -509,12 +512,15 @@ def _as_array(data: Any, dtype: Any) -> Any:
 def _seed_gradient(root: Tensor, grad: Any) -> Any:
     """dC/d(root) as an array: 1 for a one-element loss, else ``grad`` checked against root's shape."""
     if grad is None:
-        if root.data.size != 1:
+        data = root.data
+        if data.size != 1:
             raise GraphError(
                 f"backward(): output has shape {root.shape}, so the gradient is not implied; "
                 "reduce it to a scalar (e.g. .sum() or .mean()) or pass grad= of that shape"
             )
-        return root.xp.ones_like(root.data)
+        if type(data) is np.ndarray and data.ndim == 0:  # a loss: np.array is cheaper than ones_like
+            return np.array(1, dtype=data.dtype)
+        return root.xp.ones_like(data)
     seed = grad.data if isinstance(grad, Tensor) else grad
     if not hasattr(seed, "shape") or backend.array_module(seed) is not root.xp:
         seed = backend.to_module(seed, root.xp)
@@ -551,29 +557,34 @@ def _one_tensor_hook_fewer() -> None:
 def _backpropagate(root: Tensor, seed: Any, retain_graph: bool) -> None:
     """The reverse sweep: each node's backward runs once, after every node that uses it.
 
-    ``pending`` holds the gradient summed so far for each node still to run.
-    Without tensor hooks, a gradient reaching a leaf is added to its ``.grad``
-    at once; with hooks anywhere, leaves wait in ``pending`` like other nodes,
-    so their hooks see the complete gradient once, at the moment it is ready.
+    Every recorded node carries a sequence number, larger than its inputs'
+    (an op is recorded after its inputs exist). Popping the largest number
+    first from a heap therefore reaches a node only after all its consumers,
+    with no separate topological sort (PyTorch's engine orders work the same
+    way). ``pending`` holds, by sequence number, the gradient summed so far
+    for each node still to run.
+
+    A gradient reaching a leaf is added to its ``.grad`` at once, except when
+    tensor hooks exist somewhere: then `_LeafGradients` holds each leaf's
+    gradient until its last consumer has run, so the leaf's hooks see the
+    complete gradient exactly once, as soon as it is ready.
     """
-    hooked = _live_tensor_hooks > 0
-    if root._backward is None and not hooked:  # a leaf: dC/d(itself) is the seed
-        _accumulate_into(root, seed)
+    leaves = _LeafGradients(root) if _live_tensor_hooks > 0 else None
+    if root._backward is None:  # a leaf: dC/d(itself) is the seed
+        if leaves is None:
+            _accumulate_into(root, seed)
+        else:
+            leaves.arrive(root, seed)
         return
-    pending: dict[int, Any] = {id(root): seed}
+    pending: dict[int, Any] = {root._seq: seed}
+    heap = [(-root._seq, root)]
     check = _anomaly_mode
-    for node in _reverse_topological(root, hooked):
-        g = pending.pop(id(node), None)
-        if g is None:
-            continue
-        if hooked and node._hooks is not None:
+    pop, push = heapq.heappop, heapq.heappush
+    while heap:
+        node = pop(heap)[1]
+        g = pending.pop(node._seq)
+        if node._hooks is not None:
             g = _run_grad_hooks(node, g)
-        if node._backward is None:  # only reached with hooks: a leaf whose gradient is complete
-            _accumulate_into(node, g)
-            if node._hooks is not None:
-                for hook in tuple(node._hooks["post_accumulate"].values()):
-                    hook(node)
-            continue
         if node._retains_grad:
             _accumulate_into(node, g)
         saved = node._saved
@@ -593,12 +604,50 @@ def _backpropagate(root: Tensor, seed: Any, retain_graph: bool) -> None:
                 raise _wrong_gradient_shape(node, parent, pg)
             if check:
                 _check_finite(pg, f"backward of '{node._op}'", parent.shape)
-            if parent._backward is None and not hooked:
-                _accumulate_into(parent, pg)
+            if parent._backward is None:
+                if leaves is not None:
+                    leaves.arrive(parent, pg)
+                elif pg is parent._grad_slot and parent.grad is None:
+                    parent.grad = pg  # the op wrote it into the optimizer's buffer: nothing to copy
+                else:
+                    _accumulate_into(parent, pg)
                 continue
-            key = id(parent)
+            key = parent._seq
             previous = pending.get(key)
-            pending[key] = pg if previous is None else previous + pg
+            if previous is None:
+                pending[key] = pg
+                push(heap, (-key, parent))
+            else:
+                pending[key] = previous + pg
+
+
+class _LeafGradients:
+    """With tensor hooks: each leaf's gradient is summed until its last consumer has run."""
+
+    def __init__(self, root: Tensor) -> None:
+        self.waiting: dict[int, int] = {}  # id(leaf) -> consumer edges still to deliver
+        self.partial: dict[int, Any] = {}
+        for node in _reverse_topological(root):
+            for parent in node._parents:
+                if parent is not None and parent._backward is None:
+                    self.waiting[id(parent)] = self.waiting.get(id(parent), 0) + 1
+        if root._backward is None:
+            self.waiting[id(root)] = 1
+
+    def arrive(self, leaf: Tensor, g: Any) -> None:
+        key = id(leaf)
+        previous = self.partial.get(key)
+        self.partial[key] = g if previous is None else previous + g
+        self.waiting[key] -= 1
+        if self.waiting[key]:
+            return
+        g = self.partial.pop(key)
+        if leaf._hooks is not None:
+            g = _run_grad_hooks(leaf, g)
+        _accumulate_into(leaf, g)
+        if leaf._hooks is not None:
+            for hook in tuple(leaf._hooks["post_accumulate"].values()):
+                hook(leaf)
 
 
 def _run_grad_hooks(node: Tensor, g: Any) -> Any:
@@ -671,11 +720,11 @@ def _check_finite(array: Any, where: str, shape: tuple) -> None:
         )
 
 
-def _reverse_topological(root: Tensor, include_leaves: bool = False) -> list[Tensor]:
-    """Nodes reachable from ``root``, each after every node that uses it (iterative DFS).
+def _reverse_topological(root: Tensor) -> list[Tensor]:
+    """Non-leaf nodes reachable from ``root``, each after every node that uses it (iterative DFS).
 
-    Leaves are left out unless asked for: they have no backward to run, and
-    `backward` adds their gradients as they arrive.
+    `backward` does not need it (its heap orders the nodes); tools that want
+    the graph in order (counting a leaf's consumers, printing the graph) do.
     """
     order: list[Tensor] = []
     visited: set[int] = set()
@@ -691,9 +740,7 @@ def _reverse_topological(root: Tensor, include_leaves: bool = False) -> list[Ten
         visited.add(key)
         stack.append((node, True))
         for parent in node._parents:
-            if parent is not None and id(parent) not in visited and (
-                include_leaves or parent._backward is not None
-            ):
+            if parent is not None and parent._backward is not None and id(parent) not in visited:
                 stack.append((parent, False))
     order.reverse()
     return order
@@ -727,11 +774,22 @@ def make_result(data: Any, parents: tuple, backward: BackwardFn, saved: tuple, o
                 recorded = (None, b)
             else:
                 recorded = None
+        elif len(parents) == 3:  # linear(x, weight, bias)
+            a, b, c = parents
+            if a.requires_grad or b.requires_grad or c.requires_grad:
+                recorded = (
+                    a if a.requires_grad else None,
+                    b if b.requires_grad else None,
+                    c if c.requires_grad else None,
+                )
+            else:
+                recorded = None
         else:
-            recorded = tuple(p if p.requires_grad else None for p in parents)
+            recorded = tuple([p if p.requires_grad else None for p in parents])
             if all(p is None for p in recorded):
                 recorded = None
         if recorded is not None:
+            out._seq = _next_seq()
             out.requires_grad = True
             out._parents = recorded
             out._backward = backward
@@ -747,6 +805,7 @@ def make_result(data: Any, parents: tuple, backward: BackwardFn, saved: tuple, o
 
 
 _new_tensor = object.__new__
+_next_seq = itertools.count().__next__  # the order ops were recorded in (see _backpropagate)
 
 
 def as_tensor(x: Any, like: Tensor | None = None) -> Tensor:

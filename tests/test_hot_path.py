@@ -178,3 +178,25 @@ def test_linear_accepts_plain_array_operands():
     np.testing.assert_allclose(out.data, x @ w.data.T + b, rtol=1e-6)
     out.sum().backward()
     np.testing.assert_allclose(w.grad, np.ones((3, 2), np.float32).T @ x, rtol=1e-6)
+
+
+def test_labels_marked_as_checked_skip_the_scan_but_any_other_array_is_checked():
+    from deltaprop.ops.losses import mark_labels_checked
+
+    logits = dp.Tensor(np.zeros((2, 3)))
+    labels = np.array([0, 2])
+    mark_labels_checked(labels, 0, 2)
+    assert cross_entropy(logits, dp.Tensor(labels)).item() == pytest.approx(np.log(3))
+    with pytest.raises(ValueError, match="labels must lie in 0..2"):
+        cross_entropy(logits, dp.Tensor(np.array([0, 5])))  # another array: scanned in full
+    mark_labels_checked(labels, 0, 7)  # a marked range that does not fit the scores is not trusted
+    with pytest.raises(ValueError, match="labels must lie in 0..1"):
+        cross_entropy(dp.Tensor(np.zeros((2, 2))), dp.Tensor(labels))
+
+
+def test_fit_checks_labels_once_and_still_names_bad_ones():
+    model = nn.Linear(4, 3)
+    X, y = np.zeros((6, 4), np.float32), np.array([0, 1, 2, 0, 1, 3])
+    with pytest.raises(ValueError, match="labels must lie in 0..2 for 3 classes"):
+        dp.fit(model, X, y, loss="cross_entropy", optimizer=dp.optim.SGD(model.parameters(), lr=0.1),
+               epochs=1, batch_size=3, progress=False)

@@ -27,7 +27,8 @@ class Sequential(Module):
 
     def forward(self, x: Any) -> Any:
         for layer in self._modules.values():
-            x = layer(x)
+            # layer(x) without the extra call frame when the layer has no hooks to run
+            x = layer(x) if layer._has_hooks else layer.forward(x)
         return x
 
     def __getitem__(self, index: int | slice) -> Module:

@@ -11,6 +11,8 @@ element / example).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from deltaprop.backend import array_module
@@ -148,6 +150,21 @@ def _as_target(target, scores: Tensor) -> Tensor:
     return as_tensor(target) if xp is np else Tensor._wrap(xp.asarray(target))
 
 
+# (labels array, lowest, highest) of the batch a caller has already range-checked; see mark_labels_checked
+_checked_labels: tuple[Any, int, int] | None = None
+
+
+def mark_labels_checked(labels: Any, low: int, high: int) -> None:
+    """Tell the class losses that ``labels`` (this very array) holds values in [low, high].
+
+    `fit` checks all labels once before training and marks each batch as it
+    hands it out, so a training step compares two numbers instead of
+    scanning the labels again. Any other array is still checked in full.
+    """
+    global _checked_labels
+    _checked_labels = (labels, int(low), int(high))
+
+
 def _check_logits(logits: Tensor, target: Tensor, op: str) -> bool:
     """Validate shapes; True when the target holds class indices, False for probabilities.
 
@@ -166,6 +183,9 @@ def _check_logits(logits: Tensor, target: Tensor, op: str) -> bool:
                 f"{op}: integer class labels must have shape ({shape[0]},), got {labels.shape}"
             )
         classes = shape[1]
+        checked = _checked_labels
+        if checked is not None and checked[0] is labels and checked[1] >= 0 and checked[2] < classes:
+            return True  # the caller (fit) checked every label once, before training
         as_unsigned = labels
         if labels.dtype.kind == "i":  # negative labels become huge when read as unsigned
             as_unsigned = labels.view(labels.dtype.str.replace("i", "u"))
@@ -200,14 +220,15 @@ def cross_entropy(
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
     z = logits.data
     n, classes = z.shape
+    on_numpy = type(z) is np.ndarray  # NumPy's ufunc reductions skip its Python-level wrappers
+    xp = np if on_numpy else logits.xp
     # softmax once, in place: `probs` is what the backward needs (softmax - target)
-    shifted = z - z.max(axis=1, keepdims=True)
-    xp = logits.xp
+    shifted = z - (np.maximum.reduce(z, axis=1, keepdims=True) if on_numpy else z.max(axis=1, keepdims=True))
     if labels and not label_smoothing:  # the training hot path: pick z[y] before exp overwrites
         rows = xp.arange(n)
         picked = shifted[rows, target.data]
         probs = np.exp(shifted, out=shifted)
-        total = probs.sum(axis=1, keepdims=True)
+        total = np.add.reduce(probs, axis=1, keepdims=True) if on_numpy else probs.sum(axis=1, keepdims=True)
         probs /= total
         # -log p[y] = log(sum e^shifted) - shifted[y]: no log-probability array needed
         per = np.log(total[:, 0])
@@ -229,7 +250,7 @@ def cross_entropy(
                 distribution = (1 - label_smoothing) * distribution + label_smoothing / classes
             per = -(distribution * log_probs).sum(axis=1)
     if reduction == "mean":  # the common case, without np.mean's Python-level overhead
-        out, count = per.sum() / n, n
+        out, count = (np.add.reduce(per) if on_numpy else per.sum()) / n, n
     else:
         out, count = _reduce(per, reduction, "cross_entropy")
     return make_result(
@@ -244,7 +265,7 @@ def cross_entropy(
 def _cross_entropy_backward(g, saved, parents):
     """(softmax - target) * g / count; ``probs`` is left intact so retain_graph still works."""
     probs, distribution, count = saved
-    scale = _spread(g, count)
+    scale = g if count is None else g / count
     if scale.ndim != 0:  # reduction='none': one upstream value per example
         scale = scale[:, None]
     grad = probs * scale  # one pass: copy and scale together

@@ -97,19 +97,9 @@ class FlatGroup:
 
     def intact(self) -> bool:
         """Every parameter still lives in the buffer (nobody assigned a new ``.data``)."""
-        return all(p.data is view for p, view in zip(self.params, self.param_views, strict=True))
-
-    def gather_gradients(self) -> bool:
-        """Put every gradient in its slot; False when some parameter has none (use the slow path)."""
-        for p, slot in zip(self.params, self.grad_views, strict=True):
-            grad = p.grad
-            if grad is slot:
-                continue
-            if grad is None:
+        for p, view in zip(self.params, self.param_views, strict=True):  # noqa: SIM110 - a loop is cheaper
+            if p.data is not view:
                 return False
-            if grad.shape != slot.shape:
-                return False  # the per-parameter path raises the clear error for this
-            slot[...] = grad
         return True
 
     def release(self) -> None:
@@ -118,54 +108,72 @@ class FlatGroup:
             if p._grad_slot is slot:
                 p._grad_slot = None
 
-    # ------------------------------------------------------------------ state
-    def sync_state_in(self, per_param: list[dict[str, Any]]) -> bool:
-        """Make ``self.state`` match the per-parameter state; False if they cannot be merged."""
-        if self._state_unchanged(per_param):
-            return True
-        keys = set(per_param[0])
-        if any(set(state) != keys for state in per_param):
-            return False
-        merged: dict[str, Any] = {}
-        for key in keys:
-            values = [state[key] for state in per_param]
-            if hasattr(values[0], "shape"):
-                if any(v.shape != p.data.shape for v, p in zip(values, self.params, strict=True)):
+    # ------------------------------------------------------------------ one step
+    def gather_gradients(self) -> bool:
+        """Put every gradient in its slot; False when some parameter has none (per-parameter path).
+
+        Also False for a gradient set by hand with the wrong shape: the
+        per-parameter path raises the clear error for it.
+        """
+        for p, slot in zip(self.params, self.grad_views, strict=True):
+            grad = p.grad
+            if grad is not slot:
+                if grad is None or grad.shape != slot.shape:
                     return False
-                xp = backend.array_module(values[0])
-                merged[key] = xp.concatenate([v.reshape(-1) for v in values])
-            elif all(v == values[0] for v in values):
-                merged[key] = values[0]
-            else:
-                return False  # e.g. step counts that differ between parameters
-        self.state, self.state_views = merged, {}
-        self.sync_state_out(per_param)
+                slot[...] = grad  # set by hand: copied in
         return True
 
-    def _state_unchanged(self, per_param: list[dict[str, Any]]) -> bool:
-        """The per-parameter state is still our views and scalars (checked by identity: cheap)."""
+    def sync_state(self, states: list[dict[str, Any]] | None) -> bool:
+        """``self.state`` in step with the per-parameter ``states``; False if they cannot be merged."""
+        return states is None or self._state_unchanged(states) or self._merge_state(states)
+
+    def finish(self, states: list[dict[str, Any]] | None) -> None:
+        """After the update: per-parameter state entries show the flat state (views, scalars)."""
+        if states is None:
+            return
+        for key, value in self.state.items():
+            if hasattr(value, "shape"):
+                views = self.state_views.get(key)
+                if views is not None and views[0].base is value:
+                    continue  # already views of this array: nothing to do
+                views = self.state_views[key] = self._views_of(value)
+                for state, view in zip(states, views, strict=True):
+                    state[key] = view
+            else:
+                for state in states:
+                    state[key] = value
+
+    def _state_unchanged(self, states: list[dict[str, Any]]) -> bool:
+        """The per-parameter state is still our views (checked by identity: cheap)."""
         size = len(self.state)
-        for state in per_param:
+        for state in states:
             if len(state) != size:
                 return False
         for key, views in self.state_views.items():
-            for state, view in zip(per_param, views, strict=True):
+            for state, view in zip(states, views, strict=True):
                 if state.get(key) is not view:
                     return False
         return True
 
-    def sync_state_out(self, per_param: list[dict[str, Any]]) -> None:
-        """After an update: each parameter's state holds views of new arrays and the new scalars."""
-        for key, value in self.state.items():
-            if hasattr(value, "shape"):
-                views = self.state_views.get(key)
-                if views is None or views[0].base is not value:
-                    views = self.state_views[key] = self._views_of(value)
-                for state, view in zip(per_param, views, strict=True):
-                    state[key] = view
+    def _merge_state(self, states: list[dict[str, Any]]) -> bool:
+        """Build the flat state from per-parameter arrays (first step, or after load_state_dict)."""
+        keys = set(states[0])
+        if any(set(state) != keys for state in states):
+            return False
+        merged: dict[str, Any] = {}
+        for key in keys:
+            values = [state[key] for state in states]
+            if hasattr(values[0], "shape"):
+                if any(v.shape != p.data.shape for v, p in zip(values, self.params, strict=True)):
+                    return False
+                merged[key] = backend.array_module(values[0]).concatenate([v.reshape(-1) for v in values])
+            elif all(v == values[0] for v in values):
+                merged[key] = values[0]
             else:
-                for state in per_param:
-                    state[key] = value
+                return False
+        self.state, self.state_views = merged, {}
+        self.finish(states)
+        return True
 
     def _views_of(self, flat: Any) -> list[Any]:
         views, offset = [], 0

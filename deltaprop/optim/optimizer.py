@@ -205,13 +205,10 @@ class Optimizer:
         stateful = self._needs_state(group)
         layout = self._flat_layout(group)
         if layout is not None and layout.gather_gradients():
-            if not stateful:
-                self._update(layout.param, layout.grad, {}, group)
-                return
-            states = self._states_of(params, group)
-            if layout.sync_state_in(states):
-                self._update(layout.param, layout.grad, layout.state, group)
-                layout.sync_state_out(states)
+            states = self._states_of(params, group) if stateful else None
+            if layout.sync_state(states):
+                self._update(layout.param, layout.grad, layout.state if stateful else {}, group)
+                layout.finish(states)
                 return
         for p in params:
             grad = p.grad

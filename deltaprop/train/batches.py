@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from deltaprop import backend
+from deltaprop.ops.losses import mark_labels_checked
 from deltaprop.random import generator
 from deltaprop.tensor import Tensor
 
@@ -36,6 +37,9 @@ class ArrayBatches:
         self, X: np.ndarray, y: np.ndarray, batch_size: int | None, shuffle: bool, xp: ModuleType = np
     ) -> None:
         self.X, self.y, self.n = X, y, len(X)
+        # Class labels are range-checked here once; each batch is then marked as checked, so the
+        # loss compares two numbers per step instead of scanning the labels again.
+        self.label_range = (int(y.min()), int(y.max())) if y.dtype.kind in "iu" and y.size else None
         self.full_batch = batch_size is None
         size = self.n if batch_size is None else int(batch_size)
         self.bounds = [(start, min(start + size, self.n)) for start in range(0, self.n, size)]
@@ -48,8 +52,11 @@ class ArrayBatches:
     def __iter__(self) -> Iterator[tuple[Tensor, Tensor, int]]:
         X, y, wrap = self.X, self.y, Tensor._wrap
         move = None if self.xp is np else self._move
+        checked = self.label_range
         if self.full_batch:
             xb, yb = (X, y) if move is None else (move(X), move(y))
+            if checked is not None:
+                mark_labels_checked(yb, *checked)
             yield wrap(xb), wrap(yb), self.n
             return
         order = generator().permutation(self.n) if self.shuffle else None
@@ -61,6 +68,8 @@ class ArrayBatches:
                 xb, yb = X[start:stop], y[start:stop]
             if move is not None:
                 xb, yb = move(xb), move(yb)
+            if checked is not None:
+                mark_labels_checked(yb, *checked)
             yield wrap(xb), wrap(yb), stop - start
 
     def _move(self, array: Any) -> Any:
