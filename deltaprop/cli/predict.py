@@ -12,14 +12,8 @@ import sys
 
 import numpy as np
 
-from deltaprop.cli.common import (
-    class_probabilities,
-    forward_numpy,
-    load_model,
-    read_table,
-    say,
-    select_features,
-)
+from deltaprop.cli.common import add_csv_options, parse_delimiter, read_table, say
+from deltaprop.cli.modelfile import class_probabilities, load_model, run_model, select_features
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -32,13 +26,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("model", metavar="MODEL", help="model.npz written by 'deltaprop train'")
     p.add_argument("--data", required=True, metavar="FILE.csv", help="rows to predict (CSV with a header)")
     p.add_argument("--out", metavar="FILE.csv", help="where to write predictions (default: stdout)")
+    add_csv_options(p)
     p.set_defaults(command=run)
     return p
 
 
-def predictions_table(model, info, X: np.ndarray) -> tuple[list[str], list[list]]:
+def predictions_table(model, info, X: np.ndarray, source: str) -> tuple[list[str], list[list]]:
     """Header and rows of the predictions for the feature matrix X."""
-    outputs = forward_numpy(model, X)
+    outputs = run_model(model, X, source)
     if info.task == "classify":
         names = info.class_names or [str(i) for i in range(outputs.shape[1])]
         probs = class_probabilities(outputs, info.output)
@@ -53,9 +48,9 @@ def predictions_table(model, info, X: np.ndarray) -> tuple[list[str], list[list]
 
 def run(args: argparse.Namespace) -> int:
     model, info = load_model(args.model)
-    X, _, names = read_table(args.data, target=None)
-    X = select_features(X, names, model, info, args.data)
-    header, rows = predictions_table(model, info, X)
+    table = read_table(args.data, None, delimiter=parse_delimiter(args.delimiter), encoding=args.encoding)
+    X = select_features(table.X, table.feature_names, model, info, args.data)
+    header, rows = predictions_table(model, info, X, args.model)
     if args.out:
         with open(args.out, "w", newline="") as f:
             writer = csv.writer(f)

@@ -6,6 +6,8 @@ import numpy as np
 
 from deltaprop.tensor import Tensor, as_tensor, make_result
 
+_AxisError = getattr(np, "exceptions", np).AxisError  # numpy.exceptions is new in NumPy 1.25
+
 
 def _axes(axis, ndim: int, op: str) -> tuple[int, ...]:
     """The reduced axes as sorted non-negative ints; out of range raises NumPy's AxisError, naming ``op``."""
@@ -17,7 +19,7 @@ def _axes(axis, ndim: int, op: str) -> tuple[int, ...]:
         if isinstance(ax, bool) or not isinstance(ax, (int, np.integer)):
             raise TypeError(f"{op}: axis must be an int or a tuple of ints, got {axis!r}")
         if not -ndim <= ax < ndim:  # NumPy raises here too; wrapping around would reduce the wrong axis
-            raise np.exceptions.AxisError(int(ax), ndim, op)
+            raise _AxisError(int(ax), ndim, op)
         axes.append(int(ax) % ndim)
     if len(set(axes)) != len(axes):
         raise ValueError(f"{op}: axis {axis!r} names the same axis twice")
