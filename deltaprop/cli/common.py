@@ -112,11 +112,12 @@ class Table:
 
 
 def read_table(path: str | Path, target: str | int | None, *, delimiter: str | None = None,
-               encoding: str | None = None) -> Table:
+               encoding: str | None = None, target_optional: bool = False) -> Table:
     """Read a CSV file for a subcommand, every problem a `CLIError` naming the file, line and column.
 
     Checks the target column against the header first, so a typo gets a
-    message listing the columns that are there. Non-finite cells ('nan',
+    message listing the columns that are there (``target_optional``: a missing
+    target column is fine, as for predict, which skips it when present). Non-finite cells ('nan',
     'inf') are refused: a network can neither learn from them nor predict
     from them, and a NaN found later, after scaling and shuffling, could no
     longer be traced to its row.
@@ -130,11 +131,15 @@ def read_table(path: str | Path, target: str | int | None, *, delimiter: str | N
         raise CLIError(f"{path} is empty; --data needs a CSV file with a header line and rows")
     try:
         table = open_csv(path, delimiter=delimiter, encoding=encoding)
+        if isinstance(target, str) and target_optional and target not in table.columns:
+            target = None
         if isinstance(target, str):
             _check_target_name(target, table.columns, path)
-        X, y, names, _ = table.arrays(target, allow_nonfinite=False)
+        X, y, names, classes = table.arrays(target, allow_nonfinite=False)
     except ValueError as exc:  # read_csv's messages already name file, line and column
         raise CLIError(one_line(exc).removeprefix("read_csv: ")) from None
+    if classes is not None:  # text labels as written, not this file's codes: a model keeps their names
+        y = np.asarray(classes)[y]
     target_name = None if target is None else table.columns[target] if isinstance(target, int) else target
     return Table(X.reshape(len(X), -1), None if y is None else np.asarray(y), list(names), target_name)
 

@@ -83,6 +83,34 @@ class RunFolder:
             _discard(old)
 
 
+def write_text_file(path: str | os.PathLike, write) -> None:
+    """Call ``write(file)`` for a text file at ``path``, atomically when ``path`` is (or will be) a file.
+
+    The text goes to a temporary file beside ``path``, renamed over it when
+    complete, so a full disk leaves the previous file whole. A device or pipe
+    (/dev/stdout, a FIFO) is written directly: renaming over it would replace it.
+    An OSError names ``path`` even when the OS did not.
+    """
+    target = Path(path)
+    try:
+        if target.exists() and not target.is_file():
+            with open(target, "w", newline="") as handle:
+                write(handle)
+            return
+        temporary = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
+        try:
+            with open(temporary, "w", newline="") as handle:
+                write(handle)
+            os.replace(temporary, target)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                temporary.unlink()
+    except OSError as exc:
+        if exc.filename is None or str(exc.filename).endswith(".tmp"):
+            raise OSError(exc.errno, exc.strerror or str(exc), str(target)) from None
+        raise
+
+
 def _fresh_folder(parent: Path, prefix: str) -> Path:
     """A new folder with a random name, made with the user's umask (mkdtemp's would be private, 0o700)."""
     while True:

@@ -14,6 +14,7 @@ import numpy as np
 
 from deltaprop.cli.common import add_csv_options, parse_delimiter, read_table, say
 from deltaprop.cli.modelfile import class_probabilities, load_model, run_model, select_features
+from deltaprop.cli.output import write_text_file
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -48,14 +49,14 @@ def predictions_table(model, info, X: np.ndarray, source: str) -> tuple[list[str
 
 def run(args: argparse.Namespace) -> int:
     model, info = load_model(args.model)
-    table = read_table(args.data, None, delimiter=parse_delimiter(args.delimiter), encoding=args.encoding)
+    # the CSV the model was trained on may be passed as it is: its label column is skipped
+    label = info.target_name if info.target_name not in info.feature_names else None
+    table = read_table(args.data, label, delimiter=parse_delimiter(args.delimiter), encoding=args.encoding,
+                       target_optional=True)
     X = select_features(table.X, table.feature_names, model, info, args.data)
     header, rows = predictions_table(model, info, X, args.model)
     if args.out:
-        with open(args.out, "w", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(header)
-            writer.writerows(rows)
+        write_text_file(args.out, lambda f: csv.writer(f).writerows([header, *rows]))
         say(f"wrote {len(rows)} predictions to {args.out}")
     else:
         writer = csv.writer(sys.stdout)

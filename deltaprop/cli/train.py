@@ -329,7 +329,7 @@ def make_optimizer(model, s: Settings):
         return models.make_optimizer(model.parameters(), s.optimizer, lr=s.lr, momentum=s.momentum,
                                      weight_decay=s.weight_decay)
     except MemoryError as exc:
-        raise CLIError(f"--optimizer {exc}") from None
+        raise CLIError(f"--optimizer {exc} (--hidden sets the network's size)") from None
     except (TypeError, ValueError) as exc:
         given = [f"--{k.replace('_', '-')}" for k in ("lr", "momentum", "weight_decay") if getattr(s, k)]
         raise CLIError(f"--optimizer {s.optimizer} does not work with "
@@ -422,7 +422,10 @@ def run(args: argparse.Namespace) -> int:
         summary.update(score_test_set(model, output, X_test, y_test, s, data.class_names, seconds, quiet))
         info = ModelInfo(task=s.task, feature_names=data.feature_names, class_names=data.class_names,
                          target_name=data.target_name, output=output)
-        written, plot_note = write_run(folder.path, model, info, history, summary)
+        try:
+            written, plot_note = write_run(folder.path, model, info, history, summary)
+        except OSError as exc:  # a full disk mid-write: name the destination, not the staging folder
+            raise OSError(exc.errno, exc.strerror or str(exc), str(folder.out)) from None
         folder.publish()
     say(f"wrote {', '.join(written)} to {Path(args.out)}/", quiet=quiet)
     if plot_note:

@@ -56,7 +56,7 @@ def check_fits_in_memory(name: str, n_parameters: int) -> None:
     need, have = memory_needed(name, n_parameters), physical_memory()
     if need and have is not None and need > have:
         raise MemoryError(
-            f"optimizer {name} solves a {n_parameters:,} x {n_parameters:,} system each step, which needs "
+            f"{name} solves a {n_parameters:,} x {n_parameters:,} system each step, which needs "
             f"{need / 2**30:,.1f} GiB but this machine has {have / 2**30:,.1f} GiB; use a smaller network "
             "or a first-order optimizer such as adam"
         )
