@@ -21,6 +21,7 @@ import errno
 import os
 import re
 import secrets
+import stat
 from pathlib import Path
 
 from deltaprop.cli.errors import CLIError
@@ -68,7 +69,11 @@ class RunFolder:
             except OSError as exc:
                 if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST, errno.EACCES, errno.EPERM):
                     raise
-                if not self.out.is_dir():
+                try:
+                    is_folder = stat.S_ISDIR(os.stat(self.out).st_mode)  # one look: others move it
+                except FileNotFoundError:
+                    continue
+                if not is_folder:
                     raise
             _refuse_foreign_files(self.out, when="appeared in it during training")
             old = self.out.with_name(f".{self.out.name}.old-{os.getpid()}-{secrets.token_hex(4)}-{attempt}")
