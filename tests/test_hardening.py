@@ -28,10 +28,10 @@ AUDIT: dict[str, object] = {}
 
 
 def audit(row: str):
-    """Register a case under its audit row ('2.1 bool labels ...')."""
+    """Register a case under its audit row: test ids read '2.1-bool_labels_to_...'."""
 
     def register(case):
-        AUDIT[f"{row} {case.__name__.removeprefix('case_')}"] = case
+        AUDIT[f"{row}-{case.__name__.removeprefix('case_')}"] = case
         return case
 
     return register
@@ -419,6 +419,17 @@ def case_ambiguous_delimiter_asks_for_delimiter(tmp_path, capsys, trained, monke
     assert info["feature_names"] == ["x"] and info["class_names"] == ["2;0", "3;1"]
 
 
+@audit("7.4")
+def case_nan_cell_in_training_csv_is_reported_at_its_line_and_column(tmp_path, capsys, trained, monkeypatch):
+    text = _rows().splitlines()
+    text[5] = "4,nan,1"
+    path = tmp_path / "data.csv"
+    path.write_text("\n".join(text) + "\n")
+    line = cli_error(capsys, ["train", "--data", str(path), "--out", str(tmp_path / "r")])
+    assert line == (f"deltaprop train: error: column 'b' (column 2) on line 6 of {path} holds 'nan'; "
+                    "a network cannot use non-finite values: fill them in or drop those rows")
+
+
 @audit("7.5")
 def case_text_labels_keep_their_names_in_train_predict_evaluate(tmp_path, capsys, trained, monkeypatch):
     path = tmp_path / "species.csv"
@@ -434,17 +445,6 @@ def case_text_labels_keep_their_names_in_train_predict_evaluate(tmp_path, capsys
     predictions = capsys.readouterr().out.splitlines()
     assert predictions[0] == "prediction,p_setosa,p_virginica"
     assert {line.split(",")[0] for line in predictions[1:]} <= {"setosa", "virginica"}
-
-
-@audit("7.4")
-def case_nan_cell_in_training_csv_is_reported_at_its_line_and_column(tmp_path, capsys, trained, monkeypatch):
-    text = _rows().splitlines()
-    text[5] = "4,nan,1"
-    path = tmp_path / "data.csv"
-    path.write_text("\n".join(text) + "\n")
-    line = cli_error(capsys, ["train", "--data", str(path), "--out", str(tmp_path / "r")])
-    assert line == (f"deltaprop train: error: column 'b' (column 2) on line 6 of {path} holds 'nan'; "
-                    "a network cannot use non-finite values: fill them in or drop those rows")
 
 
 # ------------------------------------------------------------------ 8. smaller findings
