@@ -493,12 +493,16 @@ _COMPLEX_MESSAGE = (
 )
 
 
+def _refuse_complex(data: Any) -> None:
+    if isinstance(data, complex) or getattr(getattr(data, "dtype", None), "kind", "") == "c":
+        raise TypeError(_COMPLEX_MESSAGE)
+
+
 def _as_array(data: Any, dtype: Any) -> Any:
     """Turn user data into an array: Python floats become float32, float64 arrays stay float64."""
     if isinstance(data, Tensor):
         data = data.data
-    if isinstance(data, complex) or getattr(getattr(data, "dtype", None), "kind", "") == "c":
-        raise TypeError(_COMPLEX_MESSAGE)
+    _refuse_complex(data)
     xp = backend.array_module(data)
     if xp is not np or isinstance(data, (np.ndarray, np.generic)):  # an array stays where it is
         if dtype is not None:
@@ -765,5 +769,7 @@ def as_tensor(x: Any, like: Tensor | None = None) -> Tensor:
     if isinstance(x, Tensor):
         return x
     if like is not None and like.data.dtype.kind == "f":
-        return Tensor._wrap(_as_array(x, like.data.dtype))
+        _refuse_complex(x)  # the cast below would drop the imaginary part
+        xp = backend.array_module(like.data)
+        return Tensor._wrap(xp.asarray(x, dtype=like.data.dtype))
     return Tensor(x)
