@@ -489,10 +489,23 @@ def _raw(x: Any) -> Any:
     return x.data if isinstance(x, Tensor) else x
 
 
+# Casting to a real dtype would silently drop the imaginary part.
+_COMPLEX_MESSAGE = (
+    "deltaprop computes with real numbers and got complex data; pass the part you mean: "
+    "x.real, np.abs(x), or the real and imaginary parts as separate features"
+)
+
+
+def _refuse_complex(data: Any) -> None:
+    if isinstance(data, complex) or getattr(getattr(data, "dtype", None), "kind", "") == "c":
+        raise TypeError(_COMPLEX_MESSAGE)
+
+
 def _as_array(data: Any, dtype: Any) -> Any:
     """Turn user data into an array: Python floats become float32, float64 arrays stay float64."""
     if isinstance(data, Tensor):
         data = data.data
+    _refuse_complex(data)
     xp = backend.array_module(data)
     if xp is not np or isinstance(data, (np.ndarray, np.generic)):  # an array stays where it is
         if dtype is not None:
@@ -503,6 +516,8 @@ def _as_array(data: Any, dtype: Any) -> Any:
         return array
     # Python numbers and lists: made on the host, then put on the default backend
     array = np.asarray(data, dtype=dtype)
+    if array.dtype.kind == "c":  # a list holding complex numbers
+        raise TypeError(_COMPLEX_MESSAGE)
     if dtype is None and array.dtype.kind == "f":  # Python floats: float32 like PyTorch
         array = array.astype(DEFAULT_DTYPE)
     module = backend.default_module()
@@ -813,6 +828,7 @@ def as_tensor(x: Any, like: Tensor | None = None) -> Tensor:
     if isinstance(x, Tensor):
         return x
     if like is not None and like.data.dtype.kind == "f":
+        _refuse_complex(x)  # the cast below would drop the imaginary part
         xp = backend.array_module(like.data)
         return Tensor._wrap(xp.asarray(x, dtype=like.data.dtype))
     return Tensor(x)

@@ -1,7 +1,8 @@
 """The ``deltaprop`` command: train, predict, evaluate and explain from a shell.
 
 Each subcommand lives in its own module with ``add_parser(subparsers)`` and
-``run(args) -> int``; this module only builds the parser and dispatches.
+``run(args) -> int``; this module only builds the parser and dispatches, every
+subcommand behind the one error boundary of `deltaprop.cli.errors`.
 ``explain`` belongs to `deltaprop.inspect.explain` and gets its arguments as they are.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 import sys
 
 from deltaprop.cli import evaluate, predict, train
-from deltaprop.cli.common import EXIT_USAGE, ArgumentParser, CLIError, run_guarded
+from deltaprop.cli.errors import EXIT_USAGE, ArgumentParser, CLIError, run_guarded
 
 
 def build_parser() -> ArgumentParser:
@@ -35,10 +36,13 @@ def build_parser() -> ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``deltaprop`` console script; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] == "explain":
-        from deltaprop.inspect.explain import main as explain_main  # lazy: only this command needs it
+    if argv and argv[0] == "explain":  # its own parser, behind the same error boundary
+        from deltaprop.cli import explain
 
-        return explain_main(argv[1:])
+        try:
+            return run_guarded("deltaprop explain", explain.run, argv[1:])
+        except SystemExit as exc:  # --help
+            return int(exc.code or 0)
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

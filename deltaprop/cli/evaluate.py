@@ -11,16 +11,15 @@ import numpy as np
 
 from deltaprop.cli.common import (
     CLIError,
-    class_probabilities,
+    add_csv_options,
     confusion_matrix,
     encode_labels,
     format_confusion,
-    forward_numpy,
-    load_model,
+    parse_delimiter,
     read_table,
     regression_report,
-    select_features,
 )
+from deltaprop.cli.modelfile import class_probabilities, load_model, run_model, select_features
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -33,15 +32,17 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("model", metavar="MODEL", help="model.npz written by 'deltaprop train'")
     p.add_argument("--data", required=True, metavar="FILE.csv", help="labelled rows (CSV with a header)")
     p.add_argument("--target", required=True, metavar="COLUMN", help="the column with the true values")
+    add_csv_options(p)
     p.set_defaults(command=run)
     return p
 
 
 def run(args: argparse.Namespace) -> int:
     model, info = load_model(args.model)
-    X, y, names = read_table(args.data, target=args.target)
-    X = select_features(X, names, model, info, args.data)
-    outputs = forward_numpy(model, X)
+    delimiter = parse_delimiter(args.delimiter)
+    table = read_table(args.data, args.target, delimiter=delimiter, encoding=args.encoding)
+    X, y = select_features(table.X, table.feature_names, model, info, args.data), table.y
+    outputs = run_model(model, X, args.model)
     if info.task == "classify":
         class_names = info.class_names or [str(i) for i in range(outputs.shape[1])]
         truth = encode_labels(y, class_names, args.data)

@@ -12,14 +12,9 @@ import sys
 
 import numpy as np
 
-from deltaprop.cli.common import (
-    class_probabilities,
-    forward_numpy,
-    load_model,
-    read_table,
-    say,
-    select_features,
-)
+from deltaprop.cli.common import add_csv_options, parse_delimiter, read_table, say
+from deltaprop.cli.modelfile import class_probabilities, load_model, run_model, select_features
+from deltaprop.cli.output import write_text_file
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -32,13 +27,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("model", metavar="MODEL", help="model.npz written by 'deltaprop train'")
     p.add_argument("--data", required=True, metavar="FILE.csv", help="rows to predict (CSV with a header)")
     p.add_argument("--out", metavar="FILE.csv", help="where to write predictions (default: stdout)")
+    add_csv_options(p)
     p.set_defaults(command=run)
     return p
 
 
-def predictions_table(model, info, X: np.ndarray) -> tuple[list[str], list[list]]:
+def predictions_table(model, info, X: np.ndarray, source: str) -> tuple[list[str], list[list]]:
     """Header and rows of the predictions for the feature matrix X."""
-    outputs = forward_numpy(model, X)
+    outputs = run_model(model, X, source)
     if info.task == "classify":
         names = info.class_names or [str(i) for i in range(outputs.shape[1])]
         probs = class_probabilities(outputs, info.output)
@@ -53,14 +49,14 @@ def predictions_table(model, info, X: np.ndarray) -> tuple[list[str], list[list]
 
 def run(args: argparse.Namespace) -> int:
     model, info = load_model(args.model)
-    X, _, names = read_table(args.data, target=None)
-    X = select_features(X, names, model, info, args.data)
-    header, rows = predictions_table(model, info, X)
+    # the CSV the model was trained on may be passed as it is: its label column is skipped
+    label = info.target_name if info.target_name not in info.feature_names else None
+    table = read_table(args.data, label, delimiter=parse_delimiter(args.delimiter), encoding=args.encoding,
+                       target_optional=True)
+    X = select_features(table.X, table.feature_names, model, info, args.data)
+    header, rows = predictions_table(model, info, X, args.model)
     if args.out:
-        with open(args.out, "w", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(header)
-            writer.writerows(rows)
+        write_text_file(args.out, lambda f: csv.writer(f).writerows([header, *rows]))
         say(f"wrote {len(rows)} predictions to {args.out}")
     else:
         writer = csv.writer(sys.stdout)

@@ -21,22 +21,23 @@ from pathlib import Path
 import numpy as np
 
 from deltaprop.cli.common import (
+    LAST_COLUMN,
     CLIError,
-    ModelInfo,
+    add_csv_options,
     check_choice,
-    class_probabilities,
     confusion_matrix,
-    csv_header,
     format_confusion,
-    forward_numpy,
     is_classification_target,
     label_name,
+    one_line,
+    parse_delimiter,
     parse_hidden,
     read_table,
     regression_report,
-    save_model,
     say,
 )
+from deltaprop.cli.modelfile import ModelInfo, class_probabilities, forward_numpy, save_model
+from deltaprop.cli.output import RunFolder
 
 # Presets: the settings used when an option is not given. 'digits' is the default
 # data set and must reach >= 97% held-out accuracy in seconds; 'fashion-mnist' must
@@ -60,13 +61,6 @@ PRESETS: dict[str, dict] = {
                     dropout=None),
 }
 
-# Learning rates that work for standardized inputs, per optimizer (when --lr is not given).
-DEFAULT_LR = {"sgd": 0.05, "adam": 1e-3, "adamw": 1e-3, "rmsprop": 1e-3, "adagrad": 0.05}
-
-CLASSIFY_LOSSES = ("cross_entropy", "nll", "bce", "bce_with_logits", "log_loss",
-                   "mse", "squared_error", "l1", "huber")
-REGRESS_LOSSES = ("mse", "squared_error", "l1", "huber")
-
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
@@ -83,7 +77,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--data-dir", metavar="DIR",
                    help="folder holding the IDX files of --dataset mnist or fashion-mnist")
     p.add_argument("--target", metavar="COLUMN", help="the CSV column to predict (default: the last)")
+    add_csv_options(p)
     p.add_argument("--task", choices=("classify", "regress"), help="default: detected from the target")
+    p.add_argument("--model", default="mlp", metavar="NAME",
+                   help="architecture: " + "; ".join(f"{e.name}: {e.help}" for e in _models().values()))
     p.add_argument("--hidden", metavar="SIZES", help="hidden layer sizes, e.g. 64,32 (0: none)")
     p.add_argument("--activation", help="relu, tanh, sigmoid, leaky_relu, elu, gelu, silu, ...")
     p.add_argument("--loss", help="cross_entropy (classify default), mse (regress default), ...")
@@ -106,11 +103,19 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    "sigmoid/tanh units, vanishing or exploding gradients (recorded in history.json)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--out", default="deltaprop-run", metavar="DIR",
-                   help="output folder (default ./deltaprop-run)")
+                   help="output folder (default ./deltaprop-run), written as a unit: the run goes into a "
+                   "hidden folder beside it that replaces DIR only when complete, so DIR never holds a "
+                   "half-written or mixed set; DIR must be new, empty, or an earlier run's folder")
     p.add_argument("--no-progress", action="store_true", help="no live progress bar")
     p.add_argument("--quiet", action="store_true", help="print only the final result")
     p.set_defaults(command=run)
     return p
+
+
+def _models() -> dict:
+    from deltaprop.models import MODELS
+
+    return MODELS
 
 
 # ---------------------------------------------------------------------------- settings
@@ -137,6 +142,7 @@ class Settings:
 
 def choose_settings(args: argparse.Namespace, preset_name: str, task: str, n_train: int) -> Settings:
     """The user's options where given, the preset's otherwise; every value checked here."""
+    from deltaprop.models import DEFAULT_LR, DEFAULT_MOMENTUM, LOSSES_FOR_TASK, default_epochs, default_loss
     from deltaprop.nn import ACTIVATIONS, LOSSES
     from deltaprop.optim import OPTIMIZERS
 
@@ -146,9 +152,8 @@ def choose_settings(args: argparse.Namespace, preset_name: str, task: str, n_tra
 
     activation = check_choice("--activation", pick("activation"), ACTIVATIONS)
     optimizer = check_choice("--optimizer", pick("optimizer"), OPTIMIZERS)
-    loss = args.loss or ("cross_entropy" if task == "classify" else "mse")
-    loss = check_choice("--loss", loss, LOSSES)
-    allowed = CLASSIFY_LOSSES if task == "classify" else REGRESS_LOSSES
+    loss = check_choice("--loss", args.loss or default_loss(task), LOSSES)
+    allowed = LOSSES_FOR_TASK[task]
     if loss not in allowed:
         raise CLIError(f"--loss {loss} does not fit a {task} task; use one of: {', '.join(allowed)}")
 
@@ -159,22 +164,21 @@ def choose_settings(args: argparse.Namespace, preset_name: str, task: str, n_tra
 
     epochs = pick("epochs")
     if epochs is None:  # small data sets need more passes for the same number of steps
-        steps = max(1, math.ceil(n_train / (batch_size or n_train)))
-        epochs = int(min(1000, max(30, math.ceil(3000 / steps))))
+        epochs = default_epochs(n_train, batch_size)
     if epochs < 1:
         raise CLIError(f"--epochs must be >= 1, got {epochs}")
 
     lr = args.lr if args.lr is not None else (preset["lr"] if preset["lr"] and optimizer == "adam"
                                               else DEFAULT_LR.get(optimizer))
-    if lr is not None and not lr > 0:
-        raise CLIError(f"--lr must be > 0, got {lr}")
+    if lr is not None and not 0 < lr < math.inf:
+        raise CLIError(f"--lr must be a finite number > 0, got {lr}")
     momentum = args.momentum
     if momentum is not None and optimizer not in ("sgd", "rmsprop"):
         raise CLIError(
             f"--momentum applies to sgd and rmsprop, not {optimizer}; drop it or use --optimizer sgd"
         )
-    if momentum is None and optimizer == "sgd":
-        momentum = 0.9
+    if momentum is None:
+        momentum = DEFAULT_MOMENTUM.get(optimizer)
     if momentum is not None and not 0 <= momentum < 1:
         raise CLIError(f"--momentum must be in [0, 1), got {momentum}")
 
@@ -191,8 +195,8 @@ def choose_settings(args: argparse.Namespace, preset_name: str, task: str, n_tra
                 "--patience watches the validation loss: give --val-split too, e.g. --val-split 0.1"
             )
     weight_decay = pick("weight_decay")
-    if weight_decay is not None and not weight_decay >= 0:
-        raise CLIError(f"--weight-decay must be >= 0, got {weight_decay}")
+    if weight_decay is not None and not 0 <= weight_decay < math.inf:
+        raise CLIError(f"--weight-decay must be a finite number >= 0, got {weight_decay}")
     dropout = pick("dropout")
     if dropout is not None and not 0 <= dropout < 1:
         raise CLIError(f"--dropout must be in [0, 1), got {dropout}")
@@ -222,10 +226,11 @@ class Data:
 def load_data(args: argparse.Namespace) -> Data:
     """Read --data CSV or load --dataset NAME (digits by default); labels become 0..K-1."""
     if args.data:
-        target = args.target or csv_header(args.data)[-1]
-        X, y, names = read_table(args.data, target)
-        task = args.task or ("classify" if is_classification_target(y) else "regress")
-        data = Data(Path(args.data).name, X, y, task, names, None, target)
+        table = read_table(args.data, args.target or LAST_COLUMN, delimiter=parse_delimiter(args.delimiter),
+                           encoding=args.encoding)
+        task = args.task or ("classify" if is_classification_target(table.y) else "regress")
+        data = Data(Path(args.data).name, table.X, table.y, task, table.feature_names, None,
+                    table.target_name)
     else:
         if args.target:
             raise CLIError("--target names a column of a CSV file; use it with --data FILE.csv")
@@ -302,77 +307,33 @@ def split(data: Data, s: Settings, quiet: bool = False):
     return X_train, X_test, y_train, y_test
 
 
-def affine_of(scaler, width: int) -> tuple[np.ndarray, np.ndarray]:
-    """A fitted per-column scaler as t(x) = a * x + c (read off its transform, whatever its fields)."""
-    zeros = np.zeros((1, width), np.float64)
-    c = np.asarray(scaler.transform(zeros), np.float64)[0]
-    a = np.asarray(scaler.transform(zeros + 1.0), np.float64)[0] - c
-    return a, c
+# ---------------------------------------------------------------------------- model and optimizer
 
+def build_network(model_name: str, n_in: int, n_out: int, s: Settings):
+    """(network, what its outputs mean) from the model registry, with the settings the model takes."""
+    from deltaprop.models import MODELS, build_model
 
-# ---------------------------------------------------------------------------- model
+    entry = MODELS[model_name]
+    given = {"hidden": s.hidden, "activation": s.activation, "dropout": s.dropout or 0.0}
+    options = {name: value for name, value in given.items() if name in entry.options}
+    network, output = build_model(model_name, (n_in,), n_out, task=s.task, loss=s.loss, **options)
+    return network, output, entry.describe((n_in,), n_out, **options)
 
-def build_model(n_in: int, n_out: int, s: Settings):
-    """Linear -> activation -> ... -> Linear, plus the output layer the loss expects."""
-    from deltaprop import nn
-
-    layers, width = [], n_in
-    for size in s.hidden:
-        layers += [nn.Linear(width, size), nn.activation(s.activation)]
-        if s.dropout:
-            layers.append(nn.Dropout(s.dropout))
-        width = size
-    layers.append(nn.Linear(width, n_out))
-    output = "values"
-    if s.task == "classify":
-        output = {"nll": "log_probabilities", "bce": "probabilities"}.get(s.loss, "logits")
-        if s.loss == "nll":
-            layers.append(nn.LogSoftmax())
-        elif s.loss == "bce":
-            layers.append(nn.Sigmoid())
-    return nn.Sequential(*layers), output
-
-
-def fold_scaling(model, x_affine, y_affine=None) -> None:
-    """Fold t(x) = a*x + c into the first Linear and y = (t - c)/a into the last, in place.
-
-    W (a*x + c) + b = (W * a) x + (W c + b), so the saved network takes raw inputs;
-    likewise the last layer learns standardized targets and is rescaled to real units.
-    """
-    from deltaprop.nn import Linear
-
-    linears = [m for m in model.modules() if isinstance(m, Linear)]
-    first, last = linears[0], linears[-1]
-    a, c = x_affine
-    W = first.weight.data.astype(np.float64)
-    bias = first.bias.data.astype(np.float64)
-    first.bias.data[...] = bias + W @ c
-    first.weight.data[...] = W * a[None, :]
-    if y_affine is not None:
-        a, c = y_affine
-        W = last.weight.data.astype(np.float64)
-        bias = last.bias.data.astype(np.float64)
-        last.weight.data[...] = W / a[:, None]
-        last.bias.data[...] = (bias - c) / a
-
-
-# ---------------------------------------------------------------------------- training
 
 def make_optimizer(model, s: Settings):
-    from deltaprop.optim import by_name
+    """The optimizer of the settings; one it cannot take, or a net too big for its matrices, is a CLIError."""
+    from deltaprop import models
 
-    hyper = {}
-    if s.lr is not None:
-        hyper["lr"] = s.lr
-    if s.momentum is not None:
-        hyper["momentum"] = s.momentum
-    if s.weight_decay:
-        hyper["weight_decay"] = s.weight_decay
     try:
-        return by_name(s.optimizer, model.parameters(), **hyper)
-    except TypeError as exc:
-        raise CLIError(f"optimizer {s.optimizer} does not take {', '.join('--' + k for k in hyper)}: "
-                       f"{exc}; drop that option") from None
+        models.check_fits_in_memory(s.optimizer, model.num_parameters())
+        return models.make_optimizer(model.parameters(), s.optimizer, lr=s.lr, momentum=s.momentum,
+                                     weight_decay=s.weight_decay)
+    except MemoryError as exc:
+        raise CLIError(f"--optimizer {exc} (--hidden sets the network's size)") from None
+    except (TypeError, ValueError) as exc:
+        given = [f"--{k.replace('_', '-')}" for k in ("lr", "momentum", "weight_decay") if getattr(s, k)]
+        raise CLIError(f"--optimizer {s.optimizer} does not work with "
+                       f"{', '.join(given) or 'these settings'}: {one_line(exc)}; drop that option") from None
 
 
 def epoch_printer(epochs: int):
@@ -399,19 +360,21 @@ def epoch_printer(epochs: int):
     return EpochLines()
 
 
-def run(args: argparse.Namespace) -> int:
-    import deltaprop
-    from deltaprop import nn
-    from deltaprop.data import Standardizer
+@dataclass
+class Prepared:
+    """The training set as fit sees it (standardized), and how to undo the scaling afterwards."""
 
-    quiet = args.quiet
-    data = load_data(args)
-    deltaprop.manual_seed(args.seed)
-    preset = data.name if not args.data else "default"
-    n_rows = len(data.X)
-    s = choose_settings(args, preset, data.task, n_rows)
-    X_train, X_test, y_train, y_test = split(data, s, quiet)
-    n_classes = len(data.class_names) if data.task == "classify" else None
+    X: np.ndarray
+    y: np.ndarray
+    x_affine: tuple[np.ndarray, np.ndarray]
+    y_affine: tuple[np.ndarray, np.ndarray] | None
+    n_out: int
+
+
+def standardize(X_train: np.ndarray, y_train: np.ndarray, s: Settings, n_classes: int | None) -> Prepared:
+    """Standardized inputs (and regression targets); one-hot rows for losses that compare with them."""
+    from deltaprop.data import Standardizer
+    from deltaprop.models import affine_of, uses_class_indices
 
     scaler = Standardizer().fit(X_train)
     x_affine = affine_of(scaler, X_train.shape[1])
@@ -421,88 +384,135 @@ def run(args: argparse.Namespace) -> int:
         y_scaler = Standardizer().fit(y_train)
         y_affine = affine_of(y_scaler, y_train.shape[1])
         ys = np.asarray(y_scaler.transform(y_train), np.float32)
-    elif s.loss not in ("cross_entropy", "nll"):  # losses that compare with one-hot rows
+    elif not uses_class_indices(s.loss):
         ys = np.eye(n_classes, dtype=np.float32)[y_train]
-
     n_out = n_classes if s.task == "classify" else y_train.shape[1]
-    model, output = build_model(X_train.shape[1], n_out, s)
-    optimizer = make_optimizer(model, s)
-    loss_fn = nn.loss_by_name(s.loss)
+    return Prepared(Xs, ys, x_affine, y_affine, n_out)
 
+
+def run(args: argparse.Namespace) -> int:
+    import deltaprop
+    from deltaprop import nn
+    from deltaprop.models import MODELS, fold_scaling
+
+    quiet = args.quiet
+    model_name = check_choice("--model", args.model, MODELS)
+    data = load_data(args)
+    deltaprop.manual_seed(args.seed)
+    s = choose_settings(args, data.name if not args.data else "default", data.task, len(data.X))
+    X_train, X_test, y_train, y_test = split(data, s, quiet)
+    n_classes = len(data.class_names) if data.task == "classify" else None
+    prepared = standardize(X_train, y_train, s, n_classes)
+    with RunFolder(args.out) as folder:  # checks --out now, before any training
+        model, output, net = build_network(model_name, X_train.shape[1], prepared.n_out, s)
+        optimizer = make_optimizer(model, s)
+        say(describe_data(data, X_train, X_test, s, prepared.n_out, n_classes), quiet=quiet)
+        say(describe_training(net, s, optimizer), quiet=quiet)
+        history, seconds, flow = train(model, optimizer, nn.loss_by_name(s.loss), prepared, s, args)
+        if getattr(history, "stopped_reason", None):
+            say(f"stopped: {history.stopped_reason}", quiet=quiet)
+        if flow is not None:
+            print_gradient_flow(history.history, flow.messages)
+
+        fold_scaling(model, prepared.x_affine, prepared.y_affine)
+        model.eval()
+        summary = {"dataset": data.name, "task": s.task, "network": net, "seconds": round(seconds, 3),
+                   "settings": {k: v for k, v in vars(s).items() if k != "extra"},
+                   "train_rows": len(X_train), "test_rows": len(X_test)}
+        summary.update(score_test_set(model, output, X_test, y_test, s, data.class_names, seconds, quiet))
+        info = ModelInfo(task=s.task, feature_names=data.feature_names, class_names=data.class_names,
+                         target_name=data.target_name, output=output)
+        try:
+            written, plot_note = write_run(folder.path, model, info, history, summary)
+        except OSError as exc:  # a full disk mid-write: name the destination, not the staging folder
+            raise OSError(exc.errno, exc.strerror or str(exc), str(folder.out)) from None
+        folder.publish()
+    say(f"wrote {', '.join(written)} to {Path(args.out)}/", quiet=quiet)
+    if plot_note:
+        say(plot_note, quiet=quiet)
+    return 0
+
+
+def describe_data(data: Data, X_train, X_test, s: Settings, n_out: int, n_classes: int | None) -> str:
     rows = (f"{len(X_train)} rows (trained and scored on all of them)" if X_test is X_train
             else f"{len(X_train)} train / {len(X_test)} test rows")
-    what = f"{data.name}: {rows}, {X_train.shape[1]} feature{'s' if X_train.shape[1] != 1 else ''}, " + (
+    return f"{data.name}: {rows}, {X_train.shape[1]} feature{'s' if X_train.shape[1] != 1 else ''}, " + (
         f"{n_classes} classes" if s.task == "classify" else f"{n_out} target(s), regression")
-    net = "-".join(str(v) for v in [X_train.shape[1], *s.hidden, n_out])
-    say(what, quiet=quiet)
-    say(f"network {net} {s.activation}, loss {s.loss}, optimizer {s.optimizer}"
-        + (f" lr={s.lr:g}" if s.lr is not None else "") + (f" momentum={s.momentum:g}" if s.momentum else "")
-        + f", {s.epochs} epochs, batch "
-        + ("full" if s.batch_size is None or getattr(optimizer, "full_batch", False) else str(s.batch_size))
-        + (f", validation {s.val_split:g}" if s.val_split else "")
-        + (f", early stopping patience {s.patience}" if s.patience else "")
-        + (f", weight decay {s.weight_decay:g}" if s.weight_decay else "")
-        + (f", dropout {s.dropout:g}" if s.dropout else ""), quiet=quiet)
 
+
+def describe_training(net: str, s: Settings, optimizer) -> str:
+    full = s.batch_size is None or getattr(optimizer, "full_batch", False)
+    return (f"network {net} {s.activation}, loss {s.loss}, optimizer {s.optimizer}"
+            + (f" lr={s.lr:g}" if s.lr is not None else "")
+            + (f" momentum={s.momentum:g}" if s.momentum else "")
+            + f", {s.epochs} epochs, batch " + ("full" if full else str(s.batch_size))
+            + (f", validation {s.val_split:g}" if s.val_split else "")
+            + (f", early stopping patience {s.patience}" if s.patience else "")
+            + (f", weight decay {s.weight_decay:g}" if s.weight_decay else "")
+            + (f", dropout {s.dropout:g}" if s.dropout else ""))
+
+
+def train(model, optimizer, loss_fn, prepared: Prepared, s: Settings, args: argparse.Namespace):
+    """(history, seconds, GradientFlow or None). fit refusing the settings up front is a CLIError."""
+    import deltaprop
+    from deltaprop.train import LambdaCallback
+
+    quiet = args.quiet
     metrics = ("accuracy",) if s.task == "classify" else ()  # fit's accuracy takes labels or one-hot rows
     # A live bar on a terminal; otherwise (pipes, logs, --no-progress) one line per epoch.
     show_bar = not (quiet or args.no_progress) and sys.stdout.isatty()
     callbacks = [] if quiet or show_bar else [epoch_printer(s.epochs)]
-    progress = show_bar
     flow = None
     if getattr(args, "diagnose", False):
         from deltaprop.inspect import GradientFlow
 
         flow = GradientFlow(warn=False)  # its findings are printed below, once, not as Python warnings
         callbacks.append(flow)
+    started: list[bool] = []
+    callbacks.append(LambdaCallback(on_train_begin=lambda run: started.append(True)))
     start = time.perf_counter()
-    history = deltaprop.fit(
-        model, Xs, ys, loss=loss_fn, optimizer=optimizer, epochs=s.epochs, batch_size=s.batch_size,
-        validation_split=s.val_split, metrics=metrics, callbacks=callbacks, progress=progress, seed=s.seed,
-        early_stopping=s.patience,
-    )
-    seconds = time.perf_counter() - start
-    if getattr(history, "stopped_reason", None):
-        say(f"stopped: {history.stopped_reason}", quiet=quiet)
-    if flow is not None:
-        print_gradient_flow(history.history, flow.messages)
+    try:
+        history = deltaprop.fit(
+            model, prepared.X, prepared.y, loss=loss_fn, optimizer=optimizer, epochs=s.epochs,
+            batch_size=s.batch_size, validation_split=s.val_split, metrics=metrics, callbacks=callbacks,
+            progress=show_bar, seed=s.seed, early_stopping=s.patience,
+        )
+    except (ValueError, TypeError) as exc:
+        if started:  # raised during training: not about the settings, so not the user's to fix
+            raise
+        raise CLIError(f"training cannot start with these settings: {one_line(exc)}") from None
+    return history, time.perf_counter() - start, flow
 
-    fold_scaling(model, x_affine, y_affine)
-    model.eval()
+
+def score_test_set(model, output: str, X_test, y_test, s: Settings, class_names, seconds: float,
+                   quiet: bool) -> dict:
+    """Print the held-out score (and confusion matrix); return it for summary.json."""
     outputs = forward_numpy(model, X_test.astype(np.float32))
-    summary = {"dataset": data.name, "task": s.task, "network": net, "seconds": round(seconds, 3),
-               "settings": {k: v for k, v in vars(s).items() if k != "extra"},
-               "train_rows": len(X_train), "test_rows": len(X_test)}
     if s.task == "classify":
         pred = class_probabilities(outputs, output).argmax(axis=1)
         acc = float(np.mean(pred == y_test))
-        matrix = confusion_matrix(y_test, pred, n_classes)
-        summary.update(test_accuracy=acc, confusion_matrix=matrix.tolist(), class_names=data.class_names)
+        matrix = confusion_matrix(y_test, pred, len(class_names))
         print(f"test accuracy {acc:.4f} ({int((pred == y_test).sum())}/{len(y_test)}) after {seconds:.1f}s "
               "of training", flush=True)
         say("confusion matrix (rows: true class, columns: predicted class):", quiet=quiet)
-        say(format_confusion(matrix, data.class_names), quiet=quiet)
-    else:
-        report = regression_report(y_test, outputs)
-        summary.update({f"test_{k}": v for k, v in report.items()})
-        print(f"test mse {report['mse']:.4g}  mae {report['mae']:.4g}  r2 {report['r2']:.4f} after "
-              f"{seconds:.1f}s of training", flush=True)
+        say(format_confusion(matrix, class_names), quiet=quiet)
+        return {"test_accuracy": acc, "confusion_matrix": matrix.tolist(), "class_names": class_names}
+    report = regression_report(y_test, outputs)
+    print(f"test mse {report['mse']:.4g}  mae {report['mae']:.4g}  r2 {report['r2']:.4f} after "
+          f"{seconds:.1f}s of training", flush=True)
+    return {f"test_{k}": v for k, v in report.items()}
 
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    info = ModelInfo(task=s.task, feature_names=data.feature_names, class_names=data.class_names,
-                     target_name=data.target_name, output=output)
-    save_model(model, out / "model.npz", info)
-    history.to_json(str(out / "history.json"))
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+
+def write_run(folder: Path, model, info: ModelInfo, history, summary: dict) -> tuple[list[str], str | None]:
+    """Every file of the run, into the (staging) folder; (names written, note about a missing plot)."""
+    save_model(model, folder / "model.npz", info)
+    history.to_json(str(folder / "history.json"))
+    (folder / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     written = ["model.npz", "model.json", "history.json", "summary.json"]
-    plot_note = save_plot(history.history, out / "plot.png")
+    plot_note = save_plot(history.history, folder / "plot.png")
     if plot_note is None:
         written.append("plot.png")
-    say(f"wrote {', '.join(written)} to {out}/", quiet=quiet)
-    if plot_note:
-        say(plot_note, quiet=quiet)
-    return 0
+    return written, plot_note
 
 
 def print_gradient_flow(history: dict, messages: list[str]) -> None:

@@ -6,7 +6,7 @@ the autodiff engine, so it can be used on its own.
 """
 
 from deltaprop.data.batches import batches
-from deltaprop.data.csv import load_csv, read_csv
+from deltaprop.data.csv import CSVTable, load_csv, open_csv, read_csv
 from deltaprop.data.dataset import Dataset
 from deltaprop.data.encoding import one_hot
 from deltaprop.data.idx import read_idx, write_idx
@@ -25,6 +25,7 @@ from deltaprop.data.split import train_test_split
 from deltaprop.data.toy import make_circles, make_moons, make_parity, make_sine, make_spirals, make_xor
 
 __all__ = [
+    "CSVTable",
     "DATASETS",
     "FASHION_CLASSES",
     "Dataset",
@@ -47,6 +48,7 @@ __all__ = [
     "make_spirals",
     "make_xor",
     "one_hot",
+    "open_csv",
     "read_csv",
     "read_idx",
     "train_test_split",

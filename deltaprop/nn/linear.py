@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from deltaprop import ops
+from deltaprop.errors import ShapeError
 from deltaprop.nn import init
 from deltaprop.nn.module import Module
 from deltaprop.nn.parameter import Parameter
@@ -24,13 +25,19 @@ class Linear(Module):
         self, in_features: int, out_features: int, bias: bool = True, dtype=np.float32
     ) -> None:
         super().__init__()
+        for name, size in (("in_features", in_features), ("out_features", out_features)):
+            if isinstance(size, bool) or not isinstance(size, (int, np.integer)):
+                raise TypeError(
+                    f"Linear: {name} must be a whole number of units, got {size!r} "
+                    f"({type(size).__name__}); e.g. Linear({name}=int(n))"
+                )
         if in_features <= 0 or out_features <= 0:
             raise ValueError(
                 f"Linear: sizes must be positive, got in_features={in_features}, "
                 f"out_features={out_features}"
             )
-        self.in_features = in_features
-        self.out_features = out_features
+        self.in_features = int(in_features)
+        self.out_features = int(out_features)
         bound = 1.0 / math.sqrt(in_features)
         self.weight = Parameter(np.empty((out_features, in_features), dtype=dtype))
         init.uniform_(self.weight, -bound, bound)
@@ -41,7 +48,15 @@ class Linear(Module):
             self.register_parameter("bias", None)
 
     def forward(self, x: Tensor) -> Tensor:
-        return ops.linear(x, self.weight, self.bias)
+        try:
+            return ops.linear(x, self.weight, self.bias)
+        except IndexError:  # checked only on failure: the forward pass stays free of extra work
+            if np.ndim(getattr(x, "data", x)) != 0:
+                raise
+        raise ShapeError(
+            f"Linear: got a 0-d input (a single number) but the layer expects {self.in_features} "
+            f"features per example; pass shape (batch, {self.in_features}), e.g. x.reshape(1, -1)"
+        )
 
     def affine(self) -> tuple[Parameter, Parameter | None]:
         return self.weight, self.bias

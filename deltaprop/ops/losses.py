@@ -25,12 +25,29 @@ _REDUCTIONS = ("mean", "sum", "none")
 
 def _reduce(per, reduction: str, op: str):
     if reduction == "mean":
+        _check_not_empty(per.size, op)
         return per.mean(), per.size
     if reduction == "sum":
         return per.sum(), 1
     if reduction == "none":
         return per, None
     raise ValueError(f"{op}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+
+
+def _check_not_empty(count: int, op: str) -> None:
+    """The mean over no examples is 0/0: refuse it, rather than return NaN with a RuntimeWarning."""
+    if count == 0:
+        raise ValueError(
+            f"{op}: the batch is empty (0 examples), so its mean loss is undefined; "
+            "check how the batch was sliced (or use reduction='sum', which is 0 for no examples)"
+        )
+
+
+def _class_labels(target: Tensor) -> Tensor:
+    """Bool labels are class indices 0/1, as int labels are (NumPy would read them as a mask)."""
+    if target.data.dtype.kind == "b":
+        return Tensor._wrap(target.data.astype(np.int64))
+    return target
 
 
 def _spread(g, count):
@@ -177,7 +194,7 @@ def _check_logits(logits: Tensor, target: Tensor, op: str) -> bool:
             f"{op}: expected scores of shape (batch, classes), got {shape}; "
             "flatten extra axes first"
         )
-    if labels.dtype.kind in "iub":
+    if labels.dtype.kind in "iu":
         if labels.shape != (shape[0],):
             raise ShapeError(
                 f"{op}: integer class labels must have shape ({shape[0]},), got {labels.shape}"
@@ -214,7 +231,7 @@ def cross_entropy(
     ``softmax(logits) - target_distribution``, divided by N for 'mean'.
     """
     logits = as_tensor(logits)
-    target = _as_target(target, logits)
+    target = _class_labels(_as_target(target, logits))
     labels = _check_logits(logits, target, "cross_entropy")
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
@@ -250,6 +267,7 @@ def cross_entropy(
                 distribution = (1 - label_smoothing) * distribution + label_smoothing / classes
             per = -(distribution * log_probs).sum(axis=1)
     if reduction == "mean":  # the common case, without np.mean's Python-level overhead
+        _check_not_empty(n, "cross_entropy")
         out, count = (np.add.reduce(per) if on_numpy else per.sum()) / n, n
     else:
         out, count = _reduce(per, reduction, "cross_entropy")
@@ -283,7 +301,7 @@ def _cross_entropy_backward(g, saved, parents):
 def nll_loss(log_probs, target, reduction: str = "mean") -> Tensor:
     """Negative log-likelihood of integer labels given log-probabilities (after log_softmax)."""
     log_probs = as_tensor(log_probs)
-    target = _as_target(target, log_probs)
+    target = _class_labels(_as_target(target, log_probs))
     if target.dtype.kind not in "iu":
         raise TypeError(f"nll_loss: target must hold integer class labels, got {target.dtype}")
     _check_logits(log_probs, target, "nll_loss")

@@ -6,13 +6,24 @@ import numpy as np
 
 from deltaprop.tensor import Tensor, as_tensor, make_result
 
+_AxisError = getattr(np, "exceptions", np).AxisError  # numpy.exceptions is new in NumPy 1.25
 
-def _axes(axis, ndim: int) -> tuple[int, ...]:
+
+def _axes(axis, ndim: int, op: str) -> tuple[int, ...]:
+    """The reduced axes as sorted non-negative ints; out of range raises NumPy's AxisError, naming ``op``."""
     if axis is None:
         return tuple(range(ndim))
-    if isinstance(axis, int):
-        axis = (axis,)
-    return tuple(sorted(ax % ndim if ndim else 0 for ax in axis))
+    listed = axis if isinstance(axis, (tuple, list)) else (axis,)
+    axes = []
+    for ax in listed:
+        if isinstance(ax, bool) or not isinstance(ax, (int, np.integer)):
+            raise TypeError(f"{op}: axis must be an int or a tuple of ints, got {axis!r}")
+        if not -ndim <= ax < ndim:  # NumPy raises here too; wrapping around would reduce the wrong axis
+            raise _AxisError(int(ax), ndim, op)
+        axes.append(int(ax) % ndim)
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"{op}: axis {axis!r} names the same axis twice")
+    return tuple(sorted(axes))
 
 
 def _regrow(g, shape, axes, keepdims):
@@ -25,7 +36,7 @@ def _regrow(g, shape, axes, keepdims):
 # ----------------------------------------------------------------- sum
 def sum(a, axis=None, keepdims=False) -> Tensor:  # noqa: A001
     a = as_tensor(a)
-    axes = _axes(axis, a.ndim)
+    axes = _axes(axis, a.ndim, "sum")
     out = a.data.sum(axis=axes or None, keepdims=keepdims) if axes else a.data.copy()
     return make_result(
         a.xp.asarray(out), (a,), _sum_backward, (a.shape, axes, keepdims), "sum"
@@ -40,7 +51,7 @@ def _sum_backward(g, saved, parents):
 # ----------------------------------------------------------------- mean
 def mean(a, axis=None, keepdims=False) -> Tensor:
     a = as_tensor(a)
-    axes = _axes(axis, a.ndim)
+    axes = _axes(axis, a.ndim, "mean")
     count = 1
     for ax in axes:
         count *= a.shape[ax]
@@ -67,7 +78,7 @@ def min(a, axis=None, keepdims=False) -> Tensor:  # noqa: A001
 
 def _extreme(a, axis, keepdims, op):
     a = as_tensor(a)
-    axes = _axes(axis, a.ndim)
+    axes = _axes(axis, a.ndim, op)
     kept = a.data.max(axis=axes, keepdims=True) if op == "max" else a.data.min(
         axis=axes, keepdims=True
     )
@@ -86,7 +97,7 @@ def _extreme_backward(g, saved, parents):
 # ----------------------------------------------------------------- var
 def var(a, axis=None, keepdims=False, ddof=0) -> Tensor:
     a = as_tensor(a)
-    axes = _axes(axis, a.ndim)
+    axes = _axes(axis, a.ndim, "var")
     count = 1
     for ax in axes:
         count *= a.shape[ax]
@@ -107,7 +118,7 @@ def _var_backward(g, saved, parents):
 def logsumexp(a, axis=None, keepdims=False) -> Tensor:
     """log(sum(exp(a))) computed stably by factoring out the max."""
     a = as_tensor(a)
-    axes = _axes(axis, a.ndim)
+    axes = _axes(axis, a.ndim, "logsumexp")
     peak = a.data.max(axis=axes, keepdims=True)
     peak = np.where(np.isfinite(peak), peak, 0)
     shifted = np.exp(a.data - peak)

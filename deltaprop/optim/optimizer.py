@@ -305,6 +305,7 @@ class Optimizer:
         """Restore state and hyperparameters saved by `state_dict` (from any optimizer of this kind)."""
         name = type(self).__name__
         saved_groups = state_dict["param_groups"]
+        _check_same_kind(self, saved_groups)
         if len(saved_groups) != len(self.param_groups):
             raise ValueError(
                 f"{name}.load_state_dict: the saved state has {len(saved_groups)} param groups, "
@@ -394,10 +395,49 @@ def _copy(value: Any) -> Any:
 
 
 def _restore(value: Any, p: Tensor) -> Any:
-    """A saved state entry, as an array of ``p``'s dtype and backend, or a plain number."""
+    """A saved state entry on ``p``'s backend, in its own dtype (lists and tuples entry by entry).
+
+    The dtype is kept, not cast to the parameter's: L-BFGS history and K-FAC
+    factors are float64 by design beside float32 weights, and rounding them on
+    load is what made a resumed run drift from the uninterrupted one.
+    """
     if isinstance(value, np.ndarray):
         xp = backend.array_module(p.data)
-        return xp.array(value, dtype=p.data.dtype, copy=True)
+        return xp.array(value, copy=True)
+    if isinstance(value, (list, tuple)):
+        return type(value)(_restore(v, p) for v in value)
     if isinstance(value, np.generic):
         return value.item()
     return value
+
+
+def _check_same_kind(optimizer: Optimizer, saved_groups: list[dict[str, Any]]) -> None:
+    """Refuse state saved by another kind of optimizer (SGD's momenta are no use to Adam).
+
+    Told apart by the hyperparameter names in the groups: each optimizer has its
+    own set, and state read with the wrong rule fails much later (a KeyError in step).
+    """
+    if not saved_groups or not optimizer.param_groups:
+        return
+    saved = set(saved_groups[0]) - {"params", "initial_lr"}
+    mine = set(optimizer.param_groups[0]) - {"params", "initial_lr"}
+    missing, foreign = set(optimizer.defaults) - saved, saved - mine
+    if missing and foreign:
+        name = type(optimizer).__name__
+        maker = _optimizer_with(saved)
+        raise ValueError(
+            f"{name}.load_state_dict: the state was saved by {maker or 'another kind of optimizer'} "
+            f"(hyperparameters {', '.join(sorted(saved))}), not by {name} ({', '.join(sorted(mine))}); "
+            f"load it into {maker or 'the optimizer that saved it'}, or start {name} afresh"
+        )
+
+
+def _optimizer_with(hyperparameters: set[str]) -> str | None:
+    """The name of the registered optimizer whose hyperparameters these are, if exactly one has them."""
+    import inspect
+
+    from deltaprop.optim.registry import OPTIMIZERS
+
+    matches = sorted({cls.__name__ for cls in OPTIMIZERS.values()
+                      if set(inspect.signature(cls).parameters) - {"params"} == hyperparameters})
+    return " or ".join(matches) if matches else None

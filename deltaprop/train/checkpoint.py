@@ -17,6 +17,7 @@ from typing import Any
 from deltaprop.random import get_rng_state, set_rng_state
 from deltaprop.serialize import load_checkpoint, save_checkpoint
 from deltaprop.train.history import History
+from deltaprop.train.validation import check_resume_data
 
 # fit arguments that change the sequence of updates; a resumed run should use the same ones
 _MUST_MATCH = ("batch_size", "shuffle", "validation_split", "seed")
@@ -44,6 +45,14 @@ def read(path: str | os.PathLike, fit_args: dict[str, Any]) -> dict[str, Any]:
     """Load a checkpoint for resuming, warning when the run's arguments differ from the saved ones."""
     state = load_checkpoint(path)
     saved = state["extra"].get("fit_args", {})
+    before, now = saved.get("optimizer"), fit_args.get("optimizer")
+    if before is not None and before != now:  # its state would be read by the wrong update rule
+        raise ValueError(
+            f"fit(resume_from={os.fspath(path)!r}): the checkpoint was written by a run training with "
+            f"{before}, but this run's optimizer is {now}; resume with optimizer={before}(...) as before, "
+            "or start a new run without resume_from"
+        )
+    check_resume_data(saved, fit_args, os.fspath(path))
     changed = [f"{name}={saved.get(name)!r} -> {fit_args.get(name)!r}"
                for name in _MUST_MATCH if name in saved and saved.get(name) != fit_args.get(name)]
     if changed:

@@ -23,11 +23,12 @@ from typing import Any
 import numpy as np
 
 from deltaprop import backend
-from deltaprop.errors import NonFiniteError, ShapeError
+from deltaprop.errors import NonFiniteError
 from deltaprop.random import generator, manual_seed
 from deltaprop.tensor import Tensor
 from deltaprop.tensor import detect_anomaly as anomaly_mode
 from deltaprop.train import checkpoint as ckpt
+from deltaprop.train import validation as checks
 from deltaprop.train.batches import ArrayBatches
 from deltaprop.train.callbacks import Callback, EarlyStopping
 from deltaprop.train.epoch import Plan, finish_epoch, train_epoch
@@ -212,18 +213,7 @@ def _resolve_loss(loss: Any) -> Any:
 
 
 def _check_arguments(epochs, batch_size, validation_split, checkpoint_every, check_finite) -> None:
-    if not isinstance(epochs, (int, np.integer)) or epochs < 0:
-        raise ValueError(f"fit: epochs must be a non-negative integer, got {epochs!r}")
-    if batch_size is not None and (not isinstance(batch_size, (int, np.integer)) or batch_size <= 0):
-        raise ValueError(
-            f"fit: batch_size must be a positive integer or None (full batch), got {batch_size!r}"
-        )
-    if not 0.0 <= validation_split < 1.0:
-        raise ValueError(f"fit: validation_split must be in [0, 1), got {validation_split!r}")
-    if checkpoint_every < 1:
-        raise ValueError(f"fit: checkpoint_every must be >= 1, got {checkpoint_every!r}")
-    if check_finite not in (True, False, "grads"):
-        raise ValueError(f"fit: check_finite must be True, False or 'grads', got {check_finite!r}")
+    checks.check_arguments(epochs, batch_size, validation_split, checkpoint_every, check_finite)
 
 
 def _model_dtype(model: Any) -> Any:
@@ -233,48 +223,21 @@ def _model_dtype(model: Any) -> Any:
 
 
 def _as_array(data: Any, dtype: Any, name: str) -> np.ndarray:
-    """Arrays in the model's float dtype, converted once here rather than in every batch."""
-    array = data.data if isinstance(data, Tensor) else data
-    if not hasattr(array, "dtype"):
-        array = np.asarray(array)
-    if array.ndim == 0:
-        raise ShapeError(f"fit: {name} must have one row per example, got a scalar")
-    convert = array.dtype.kind == "f" and array.dtype != dtype
-    if convert or (array.dtype.kind in "biu" and name == "X"):  # integer features become floats
-        array = array.astype(dtype)
-    elif array.dtype.kind not in "biuf":
-        raise TypeError(f"fit: {name} must be numeric, got dtype {array.dtype}")
-    return array
+    return checks.as_array(data, dtype, name)
 
 
 def _check_data_finite(array: np.ndarray, name: str) -> None:
-    """Bad data is caught once, up front, rather than as a mysterious NaN loss later."""
-    if array.dtype.kind == "f" and not np.isfinite(array).all():
-        position = np.argwhere(~np.isfinite(array))[0]
-        value = array[tuple(position)]
-        where = f"row {position[0]}" + (f", column {position[1]}" if len(position) > 1 else "")
-        raise ValueError(
-            f"fit: {name} contains {value} at {where} (and {int((~np.isfinite(array)).sum())} non-finite "
-            "values in all); remove or impute them before training"
-        )
+    checks.check_data_finite(array, name)
 
 
 def _check_lengths(X: Any, y: Any, x_name: str, y_name: str) -> None:
-    if len(X) != len(y):
-        raise ShapeError(
-            f"fit: {x_name} has {len(X)} rows but {y_name} has {len(y)}; they need one target per example"
-        )
-    if len(X) == 0:
-        raise ValueError(f"fit: {x_name} is empty")
+    checks.check_lengths(X, y, x_name, y_name)
 
 
-def _split(X, y, validation_data, validation_split, dtype, resume_state):
+def _split(X, y, validation_data, validation_split, dtype, resume_state, check_finite=True):
     """(X_train, y_train, (X_val, y_val) or None, split order to checkpoint)."""
     if validation_data is not None:
-        X_val, y_val = validation_data
-        X_val, y_val = _as_array(X_val, dtype, "X"), _as_array(y_val, dtype, "y")
-        _check_lengths(X_val, y_val, "validation X", "validation y")
-        return X, y, (X_val, y_val), None
+        return X, y, checks.validation_arrays(validation_data, dtype, check_finite), None
     if not validation_split:
         return X, y, None, None
     n = len(X)
@@ -285,6 +248,7 @@ def _split(X, y, validation_data, validation_split, dtype, resume_state):
             "validation set; use more data or another fraction"
         )
     saved = resume_state["extra"].get("split_order") if resume_state is not None else None
+    checks.check_resume_split(saved, n)
     order = np.asarray(saved) if saved is not None else generator().permutation(n)
     train, held_out = order[:cut], order[cut:]
     return X[train], y[train], (X[held_out], y[held_out]), order
