@@ -122,24 +122,28 @@ def fit(
     - ``progress``: True, False or 'auto' (a bar only when stdout is a terminal).
     """
     loss_fn = _resolve_loss(loss)
-    _check_arguments(epochs, batch_size, validation_split, checkpoint_every, check_finite)
+    checks.check_arguments(epochs, batch_size, validation_split, checkpoint_every, check_finite)
     check_optimizer(optimizer)
     dtype = _model_dtype(model)
-    X, y = _as_array(X, dtype, "X"), _as_array(y, dtype, "y")
-    _check_lengths(X, y, "X", "y")
+    X, y = checks.as_array(X, dtype, "X"), checks.as_array(y, dtype, "y")
+    checks.check_lengths(X, y, "X", "y")
     if check_finite:
-        _check_data_finite(X, "X")
-        _check_data_finite(y, "y")
+        checks.check_data_finite(X, "X")
+        checks.check_data_finite(y, "y")
     fit_args = {
         "epochs": int(epochs), "batch_size": batch_size, "shuffle": bool(shuffle),
         "validation_split": float(validation_split), "seed": seed, "target_loss": target_loss,
         "checkpoint_every": int(checkpoint_every), "loss": type(loss_fn).__name__,
         "optimizer": type(optimizer).__name__,
     }
+    if checkpoint is not None or resume_from is not None:  # so a resume on other data is refused
+        fit_args["data"] = checks.data_fingerprint(X, y)
     if seed is not None:
         manual_seed(seed)
     resume_state = ckpt.read(resume_from, fit_args) if resume_from is not None else None
-    X, y, validation, split_order = _split(X, y, validation_data, validation_split, dtype, resume_state)
+    X, y, validation, split_order = _split(
+        X, y, validation_data, validation_split, dtype, resume_state, check_finite
+    )
     all_callbacks = list(callbacks)
     if early_stopping is not None:
         all_callbacks.append(_as_early_stopping(early_stopping, validation is not None))
@@ -212,26 +216,10 @@ def _resolve_loss(loss: Any) -> Any:
     return loss
 
 
-def _check_arguments(epochs, batch_size, validation_split, checkpoint_every, check_finite) -> None:
-    checks.check_arguments(epochs, batch_size, validation_split, checkpoint_every, check_finite)
-
-
 def _model_dtype(model: Any) -> Any:
     for param in model.parameters():
         return param.data.dtype
     return np.dtype(np.float32)
-
-
-def _as_array(data: Any, dtype: Any, name: str) -> np.ndarray:
-    return checks.as_array(data, dtype, name)
-
-
-def _check_data_finite(array: np.ndarray, name: str) -> None:
-    checks.check_data_finite(array, name)
-
-
-def _check_lengths(X: Any, y: Any, x_name: str, y_name: str) -> None:
-    checks.check_lengths(X, y, x_name, y_name)
 
 
 def _split(X, y, validation_data, validation_split, dtype, resume_state, check_finite=True):
