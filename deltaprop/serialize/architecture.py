@@ -53,7 +53,7 @@ class Budget:
         if self.used > self.limit:
             raise ModelFileError(
                 f"load: '{self.path}' declares layers holding more than {self.limit:,} bytes of weights "
-                f"and buffers ({self.used:,} by layer {where}), more than a file of this size can hold "
+                f"and buffers ({self.used:,} by {where}), more than a file of this size can hold "
                 "(deltaprop stores arrays uncompressed); the file is damaged or crafted. If you trust "
                 "it, pass a larger max_bytes to load",
                 path=self.path,
@@ -173,77 +173,81 @@ def build_from_file(config: Any, path: str, budget: Budget) -> Module:
 
 
 class _Builder:
+    """Builds a module tree from a file's JSON; ``path`` names a layer by where it sits in the configs."""
+
     def __init__(self, path: str, budget: Budget | None) -> None:
         self.path, self.budget = path, budget
 
-    def fail(self, where: str, problem: str) -> ModelFileError:
-        place = f"layer '{where}'" if where else "the architecture"
+    def fail(self, place: str, problem: str) -> ModelFileError:
         return ModelFileError(f"load: '{self.path}': {place}: {problem}", path=self.path)
 
-    def module(self, node: Any, where: str) -> Module:
+    def module(self, node: Any, path: str) -> Module:
+        place = f"layer '{path}'" if path else "the model"
         if not _is_module_node(node):
-            raise self.fail(where, f"malformed entry {_short(node)}: expected {{'type': .., 'config': {{}}}}")
+            raise self.fail(place, f"malformed entry {_short(node)}: expected {{'type': .., 'config': {{}}}}")
         kind = node["type"]
         cls = registry.class_for(kind)
         if cls is None:
             raise self.fail(
-                where,
+                place,
                 f"the file names a layer type {kind!r} that this process does not know; known: "
                 f"{registry.known_names()} (a layer of your own must be registered with "
                 "deltaprop.serialize.register_module before loading)",
             )
+        place = f"{place} ({kind})"
         config = {
-            key: self.value(value, f"{where}.{key}" if where else key)
+            key: self.value(value, f"{path}.{key}" if path else key, f"{place}, argument '{key}'")
             for key, value in node.get("config", {}).items()
         }
-        self.check_arguments(cls, config, where)
+        self.check_arguments(cls, config, place)
         try:
             module = cls.from_config(config)
         except ModelFileError:
             raise
         except Exception as exc:  # any failure to build from a file's data is the file's problem
             raise self.fail(
-                where, f"{kind}.from_config({_short(config)}) failed: {type(exc).__name__}: {exc}"
+                place, f"{kind}.from_config({_short(config)}) failed: {type(exc).__name__}: {exc}"
             ) from exc
         if not isinstance(module, cls):
-            raise self.fail(where, f"{kind}.from_config returned a {type(module).__name__}, not a {kind}")
+            raise self.fail(place, f"{kind}.from_config returned a {type(module).__name__}, not a {kind}")
         if self.budget is not None:
-            self.budget.charge(module, f"'{where}' ({kind})" if where else f"({kind})")
+            self.budget.charge(module, place)
         return module
 
-    def value(self, node: Any, where: str) -> Any:
+    def value(self, node: Any, path: str, place: str) -> Any:
+        """A config value; ``path`` locates modules inside it, ``place`` names it in messages."""
         if isinstance(node, list):
-            return [self.value(v, where) for v in node]
+            return [self.value(v, f"{path}[{i}]", place) for i, v in enumerate(node)]
         if isinstance(node, float) and not math.isfinite(node):
-            raise self.fail(where, f"the value {node} is not a finite number")
+            raise self.fail(place, f"{node} is not a finite number")
         if not isinstance(node, dict):
             return node
         tag = node.get(TYPE)
         if tag is None:
-            return {k: self.value(v, f"{where}.{k}") for k, v in node.items()}
+            return {k: self.value(v, f"{path}[{k!r}]", place) for k, v in node.items()}
         if tag == "module":
-            return self.module(node, where)
+            return self.module(node, path)
         if tag == "dtype":
-            return self.dtype(node, where)
+            return self.dtype(node, place)
         items = node.get("items")
         if tag == "tuple" and isinstance(items, list):
-            return tuple(self.value(v, where) for v in items)
+            return tuple(self.value(v, f"{path}[{i}]", place) for i, v in enumerate(items))
         if tag == "dict" and isinstance(items, list) and all(
             isinstance(p, list) and len(p) == 2 and isinstance(p[0], str | int | bool | None) for p in items
         ):
-            return {k: self.value(v, where) for k, v in items}
-        raise self.fail(where, f"a configuration cannot hold {_short(node)}")
+            return {k: self.value(v, f"{path}[{k!r}]", place) for k, v in items}
+        raise self.fail(place, f"a configuration cannot hold {_short(node)}")
 
-    def dtype(self, node: Mapping, where: str) -> np.dtype:
+    def dtype(self, node: Mapping, place: str) -> np.dtype:
         try:
             dtype = np.dtype(node.get("name"))
         except (TypeError, ValueError) as exc:
-            raise self.fail(where, f"{node.get('name')!r} is not a dtype ({exc})") from None
+            raise self.fail(place, f"{node.get('name')!r} is not a dtype ({exc})") from None
         if dtype.kind not in ARRAY_KINDS or dtype.fields is not None or dtype.subdtype is not None:
-            raise self.fail(where, f"dtype {dtype} is not a real floating, integer or bool type")
+            raise self.fail(place, f"dtype {dtype} is not a real floating, integer or bool type")
         return dtype
 
-    def check_arguments(self, cls: type[Module], config: dict[str, Any], where: str) -> None:
+    def check_arguments(self, cls: type[Module], config: dict[str, Any], place: str) -> None:
         """Arguments the constructor takes, of the types its annotations name (when they are plain)."""
         signature = inspect.signature(cls.__init__)
         parameters = {k: v for k, v in signature.parameters.items() if k != "self"}
@@ -253,7 +257,7 @@ class _Builder:
             unknown = sorted(set(config) - set(parameters))
             if unknown:
                 raise self.fail(
-                    where, f"{cls.__name__} takes no argument(s) {unknown}; it takes {sorted(parameters)}"
+                    place, f"{cls.__name__} takes no argument(s) {unknown}; it takes {sorted(parameters)}"
                 )
         for name, value in config.items():
             parameter = parameters.get(name)
@@ -261,8 +265,8 @@ class _Builder:
                 continue
             if not _matches(parameter.annotation, value):
                 raise self.fail(
-                    where,
-                    f"{cls.__name__} argument '{name}' is {_short(value)}, but it must be "
+                    place,
+                    f"argument '{name}' is {_short(value)}, but it must be "
                     f"{_annotation_text(parameter.annotation)}",
                 )
 

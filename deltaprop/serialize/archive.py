@@ -266,8 +266,8 @@ def _read_npy_header(stream: Any, fail: Callable[[str], ModelFileError]) -> tupl
     reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
     try:
         shape, fortran, dtype = reader(io.BytesIO(length_bytes + header), max_header_size=MAX_NPY_HEADER)
-    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError) as exc:
-        raise fail(f"holds a damaged .npy header ({exc})") from None
+    except Exception as exc:  # NumPy's parser fails in many ways (ValueError, SyntaxError, TokenError, ...)
+        raise fail(f"holds a damaged .npy header ({type(exc).__name__}: {exc})") from None
     return 8 + len(length_bytes) + length, dtype, tuple(shape), bool(fortran)
 
 
