@@ -100,11 +100,11 @@ class Standardise(nn.Module):
                 "branches": dict(zip(self.branch_names, self.branches, strict=True))}
 
     def forward(self, x):
-        if self.training:
+        if self.training:  # buffers reassigned, as BatchNorm's running statistics will be
             batch_mean = x.data.reshape(len(x.data), -1).mean(axis=0)
-            self.running_mean[...] = (1 - self.momentum) * self.running_mean + self.momentum * batch_mean
-            self.steps[...] += 1
-        flat = (x.reshape(len(x.data), -1) - dp.tensor(self.running_mean)) * self.scale
+            self.running_mean = (1 - self.momentum) * self.running_mean.data + self.momentum * batch_mean
+            self.steps = self.steps.data + 1
+        flat = (x.reshape(len(x.data), -1) - self.running_mean) * self.scale
         out = self.head(self.mix(flat))
         for branch in self.branches:
             out = branch(out)
@@ -132,7 +132,7 @@ def test_a_user_layer_with_a_buffer_a_tuple_and_submodules_round_trips(tmp_path,
     rebuilt = loaded[1]
     assert isinstance(rebuilt, Standardise) and rebuilt.shape == (2, 3) and rebuilt.momentum == 0.25
     assert rebuilt.branch_names == ["relu", "out"] and isinstance(rebuilt.head, nn.Tanh)
-    assert int(rebuilt.steps) == 2
+    assert int(rebuilt.steps.item()) == 2
     for (name, a), (other, b) in zip(model.state_dict().items(), loaded.state_dict().items(), strict=True):
         assert name == other and a.dtype == b.dtype and np.array_equal(a, b), name
     model.eval(), loaded.eval()

@@ -204,9 +204,8 @@ def _declared_state(archive: Archive, node: Any) -> dict[str, Any]:
 
 def _check_state(archive: Archive, model: Any, declared: dict[str, Any]) -> None:
     """Every declared weight must be one the model has, of its shape and kind, before any is read."""
-    shapes = {name: (tuple(p.shape), p.dtype) for name, p in model.named_parameters()}
-    shapes.update({name: (np.shape(v), np.asarray(v).dtype if np.isscalar(v) else v.dtype)
-                   for name, v in model.named_buffers()})
+    tensors = [*model.named_parameters(), *model.named_buffers()]
+    shapes = {name: (tuple(tensor.shape), tensor.dtype) for name, tensor in tensors}
     unexpected = [name for name in declared if name not in shapes]
     missing = [name for name, _ in model.named_parameters() if name not in declared]
     if unexpected or missing:

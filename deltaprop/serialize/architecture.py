@@ -44,12 +44,10 @@ class Budget:
         self._seen: set[int] = set()
 
     def charge(self, module: Module, where: str) -> None:
-        arrays = [p.data for _, p in module.named_parameters()]
-        arrays += [value for _, value in module.named_buffers()]
-        for array in arrays:
-            if id(array) not in self._seen:
-                self._seen.add(id(array))
-                self.used += int(getattr(array, "nbytes", 0))
+        for tensor in [*module.parameters(), *module.buffers()]:
+            if id(tensor) not in self._seen:
+                self._seen.add(id(tensor))
+                self.used += int(tensor.data.nbytes)
         if self.used > self.limit:
             raise ModelFileError(
                 f"load: '{self.path}' declares layers holding more than {self.limit:,} bytes of weights "
@@ -252,7 +250,8 @@ class _Builder:
         signature = inspect.signature(cls.__init__)
         parameters = {k: v for k, v in signature.parameters.items() if k != "self"}
         open_ended = any(p.kind == p.VAR_KEYWORD for p in parameters.values())
-        own_from_config = getattr(cls.from_config, "__func__", None) is not Module.from_config.__func__
+        below_module = cls.__mro__[: cls.__mro__.index(Module)]
+        own_from_config = any("from_config" in vars(base) for base in below_module)
         if not open_ended and not own_from_config:
             unknown = sorted(set(config) - set(parameters))
             if unknown:

@@ -194,7 +194,7 @@ class Archive:
         """The array ``key``, read in bounded chunks into exactly the memory its checked header declares."""
         entry = self.entry(key)
         array = np.empty(entry.shape[::-1] if entry.fortran_order else entry.shape, dtype=entry.dtype)
-        target = memoryview(array.reshape(-1).view(np.uint8))
+        target = array.reshape(-1).view(np.uint8).data
         with self._zip.open(entry.info) as member:
             member.read(entry.data_offset)
             filled = 0

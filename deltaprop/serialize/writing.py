@@ -53,7 +53,7 @@ def atomic_write_npz(path: str | os.PathLike, arrays: Mapping[str, np.ndarray], 
     try:
         with os.fdopen(fd, "wb") as handle:
             # values.encode refused object arrays, so nothing here can be pickled
-            np.savez(handle, **entries)
+            np.savez(handle, allow_pickle=False, **entries)
             handle.flush()
             os.fsync(handle.fileno())
         mode = os.stat(target).st_mode & 0o777 if os.path.exists(target) else 0o644
@@ -89,7 +89,7 @@ def remove_stale_temporaries(path: str | os.PathLike) -> list[str]:
     pattern = re.compile(
         rf"\.{re.escape(os.path.basename(target))}\.([A-Za-z0-9_]+)-(\d+)\.[A-Za-z0-9_]+\.tmp"
     )
-    removed = []
+    removed: list[str] = []
     try:
         names = os.listdir(directory)
     except OSError:
