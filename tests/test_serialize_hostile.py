@@ -299,3 +299,13 @@ def test_a_real_file_loads_within_its_own_budget(tmp_path):
     with pytest.raises(ModelFileError, match="uncompressed data"):
         dp.load(path, max_bytes=size // 2)
     assert issubclass(ModelFileError, DeltapropError)
+
+
+def test_an_honest_model_costs_its_own_size_once(tmp_path):
+    """Weights are read straight into the freshly built layers: no second copy of the model."""
+    dp.manual_seed(0)
+    path = tmp_path / "m.npz"
+    dp.save(nn.Sequential(nn.Linear(1000, 2000), nn.ReLU(), nn.Linear(2000, 10)), path)  # 8 MB
+    measured = peak_rss_of_loading(path)
+    assert measured["outcome"] == "loaded"
+    assert measured["grew"] < 1.25 * path.stat().st_size + 2 * 2**20, measured

@@ -184,7 +184,13 @@ def _read_module(archive: Archive, meta: dict[str, Any]) -> Any:
     finally:
         set_rng_state(rng)
     _check_state(archive, model, declared)
-    state = {name: archive.read(entry.key) for name, entry in declared.items()}
+    # each weight is read straight into the freshly built (untouched) tensor where the layout allows,
+    # so a model costs its own size once; load_state_dict then checks the names and copies in place
+    tensors = dict([*model.named_parameters(), *model.named_buffers()])
+    state = {}
+    for name, entry in declared.items():
+        own = tensors[name].data
+        state[name] = archive.read(entry.key, out=own if archive.fits(entry.key, own) else None)
     try:
         model.load_state_dict(state)
     except (KeyError, ValueError) as exc:

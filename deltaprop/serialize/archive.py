@@ -190,10 +190,17 @@ class Archive:
         self._entries[key] = entry
         return entry
 
-    def read(self, key: str) -> np.ndarray:
-        """The array ``key``, read in bounded chunks into exactly the memory its checked header declares."""
+    def read(self, key: str, out: np.ndarray | None = None) -> np.ndarray:
+        """The array ``key``, read in bounded chunks into exactly the memory its checked header declares.
+
+        With ``out`` (a C-contiguous array of the entry's exact shape and
+        dtype, see `fits`) the data goes straight into it, with no copy.
+        """
         entry = self.entry(key)
-        array = np.empty(entry.shape[::-1] if entry.fortran_order else entry.shape, dtype=entry.dtype)
+        if out is not None and not self.fits(key, out):
+            raise ValueError(f"read: '{key}' does not fit the array given")
+        array = out if out is not None else np.empty(
+            entry.shape[::-1] if entry.fortran_order else entry.shape, dtype=entry.dtype)
         target = array.reshape(-1).view(np.uint8).data
         with self._zip.open(entry.info) as member:
             member.read(entry.data_offset)
@@ -207,6 +214,14 @@ class Archive:
             if member.read(1):  # also makes zipfile check the CRC
                 raise self.error(f"has an array '{key}' with more bytes than its header declares")
         return array.T if entry.fortran_order else array
+
+    def fits(self, key: str, array: Any) -> bool:
+        """Whether the entry ``key`` can be read straight into ``array`` (`read` with ``out``)."""
+        entry = self.entry(key)
+        return (
+            isinstance(array, np.ndarray) and array.flags.c_contiguous and array.flags.writeable
+            and array.dtype == entry.dtype and array.shape == entry.shape and not entry.fortran_order
+        )
 
 
 def _open_regular_file(path: str, operation: str) -> tuple[io.BufferedReader, int]:
