@@ -51,7 +51,7 @@ def test_linear_config_gives_bias_as_a_bool_and_its_dtype():
     assert serialize.module_config(nn.Linear(3, 2)) == {
         "type": "Linear",
         "config": {"in_features": 3, "out_features": 2, "bias": True,
-                   "dtype": {"$type": "dtype", "name": "<f4"}},
+                   "dtype": {"$type": "dtype", "name": "float32"}},
     }
     with pytest.raises(ValueError, match="float32 or float64, got float16"):
         nn.Linear.from_config({"in_features": 3, "out_features": 2, "dtype": "float16"})

@@ -117,7 +117,7 @@ def _encode(value: Any, where: _Where) -> Any:
     if isinstance(value, np.generic) and value.dtype.kind in "biuf":
         value = value.item()
     if isinstance(value, np.dtype) or (isinstance(value, type) and issubclass(value, np.generic)):
-        return {TYPE: "dtype", "name": np.dtype(value).str}
+        return {TYPE: "dtype", "name": np.dtype(value).name}
     if isinstance(value, float) and not math.isfinite(value):
         raise where.refuse(value, f"is {value}, not a finite number")
     if value is None or isinstance(value, (bool, int, float, str)):
