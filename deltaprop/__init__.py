@@ -21,6 +21,7 @@ from deltaprop.errors import (
     DeltapropError,
     GradcheckError,
     GraphError,
+    ModelFileError,
     NonFiniteError,
     ShapeError,
 )

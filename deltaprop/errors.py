@@ -51,3 +51,17 @@ def optional_import(module: str, extra: str, purpose: str):
             f"{purpose} needs the optional package '{module.split('.')[0]}': "
             f"pip install 'deltaprop[{extra}]'"
         ) from exc
+
+
+class ModelFileError(DeltapropError, ValueError):
+    """A file `deltaprop.load` will not trust: not a deltaprop file, damaged, or crafted to harm.
+
+    One type for every such file, however it is broken (a truncated zip, a
+    flipped bit, JSON nested a million deep, a layer declaring more weights
+    than the file holds), so callers catch one thing. The message names the
+    file and the problem; ``path`` holds the file's path.
+    """
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path

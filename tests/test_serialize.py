@@ -129,7 +129,7 @@ def test_registered_custom_layers_round_trip(tmp_path):
         dp.save(nn.Sequential(nn.Linear(2, 2), Scale(3.5)), tmp_path / "m.npz")
         assert dp.load(tmp_path / "m.npz")[1].factor == 3.5
     finally:
-        serialize._USER_CLASSES.pop("Scale")
+        serialize.unregister_module("Scale")
     with pytest.raises(ValueError, match="register_module"):
         dp.load(tmp_path / "m.npz")
 
@@ -155,8 +155,12 @@ def test_a_file_with_a_pickled_object_array_is_refused_without_running_it(tmp_pa
     EXECUTED.clear()
     with pytest.raises(ValueError, match="pickled Python objects"):
         dp.load(path)
+    checkpoint = tmp_path / "evil_checkpoint.npz"
+    document = {**document, "kind": "checkpoint",
+                "tree": {"model": {"$type": "array", "key": "weights"}, "epoch": 1, "rng_state": {}}}
+    write_npz(checkpoint, {"weights": payload, serialize.META_KEY: meta(document)}, allow_pickle=True)
     with pytest.raises(ValueError, match="pickled Python objects"):
-        serialize.load_checkpoint(path)
+        serialize.load_checkpoint(checkpoint)
     assert EXECUTED == []
 
 

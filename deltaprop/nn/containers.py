@@ -50,6 +50,28 @@ class Sequential(Module):
     def chain(self) -> list[Module]:
         return list(self._modules.values())
 
+    def get_config(self) -> dict[str, Any]:
+        """The layers in order, and their names unless they are '0', '1', ..."""
+        names = list(self._modules)
+        config: dict[str, Any] = {"layers": list(self._modules.values())}
+        if names != [str(i) for i in range(len(names))]:
+            config["names"] = names
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Sequential:
+        layers, names = list(config["layers"]), config.get("names")
+        if names is None:
+            return cls(*layers)
+        if len(names) != len(layers) or len(set(names)) != len(names) or not all(
+            isinstance(name, str) and name and "." not in name for name in names
+        ):
+            raise ValueError(
+                f"Sequential: 'names' must be {len(layers)} distinct non-empty strings without '.', one "
+                f"per layer, got {names!r}"
+            )
+        return cls(OrderedDict(zip(names, layers, strict=True)))
+
 
 class ModuleList(Module):
     """A list of modules whose parameters are registered (a plain list would hide them)."""
@@ -65,6 +87,9 @@ class ModuleList(Module):
 
     def __getitem__(self, index: int) -> Module:
         return list(self._modules.values())[index]
+
+    def get_config(self) -> dict[str, Any]:
+        return {"modules": list(self._modules.values())}
 
     def __len__(self) -> int:
         return len(self._modules)

@@ -10,7 +10,10 @@ constant for tanh/sigmoid layers; He/Kaiming does so for ReLU.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
+from collections.abc import Iterator
 
 from deltaprop import random
 from deltaprop.tensor import Tensor
@@ -47,18 +50,41 @@ def _fan_in_out(tensor: Tensor) -> tuple[int, int]:
     return tensor.shape[1] * receptive, tensor.shape[0] * receptive
 
 
+_SKIPPING: contextvars.ContextVar[bool] = contextvars.ContextVar("deltaprop_skip_init", default=False)
+
+
+@contextlib.contextmanager
+def no_initialisation() -> Iterator[None]:
+    """Inside this block the initialisers leave tensors as allocated, drawing nothing.
+
+    For building a layer whose weights are about to be overwritten:
+    `deltaprop.load` builds the saved architecture inside it. An untouched
+    ``np.empty`` costs address space but no memory, so a file that declares a
+    huge layer is refused before a byte of it is filled, and loading does
+    not consume the random generator.
+    """
+    token = _SKIPPING.set(True)
+    try:
+        yield
+    finally:
+        _SKIPPING.reset(token)
+
+
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
-    tensor.data[...] = random.uniform(tensor.shape, a, b, dtype=tensor.dtype, xp=tensor.xp)
+    if not _SKIPPING.get():
+        tensor.data[...] = random.uniform(tensor.shape, a, b, dtype=tensor.dtype, xp=tensor.xp)
     return tensor
 
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
-    tensor.data[...] = random.normal(tensor.shape, mean, std, dtype=tensor.dtype, xp=tensor.xp)
+    if not _SKIPPING.get():
+        tensor.data[...] = random.normal(tensor.shape, mean, std, dtype=tensor.dtype, xp=tensor.xp)
     return tensor
 
 
 def constant_(tensor: Tensor, value: float) -> Tensor:
-    tensor.data[...] = value
+    if not _SKIPPING.get():
+        tensor.data[...] = value
     return tensor
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -66,3 +67,20 @@ class Linear(Module):
             f"in_features={self.in_features}, out_features={self.out_features}, "
             f"bias={self.bias is not None}"
         )
+
+    def get_config(self) -> dict[str, Any]:
+        """``bias`` as the bool it was given (the attribute holds the Parameter) and the weights' dtype."""
+        return {
+            "in_features": self.in_features,
+            "out_features": self.out_features,
+            "bias": self.bias is not None,
+            "dtype": self.weight.dtype,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Linear:
+        """Refuses dtypes a saved Linear cannot have (its weights are float32 or float64)."""
+        dtype = np.dtype(config.get("dtype", np.float32))
+        if dtype not in (np.float32, np.float64):
+            raise ValueError(f"Linear: dtype must be float32 or float64, got {dtype}")
+        return cls(**{**config, "dtype": dtype})

@@ -392,6 +392,56 @@ class Module:
             lines.append(f"  ({name}): {child_text}")
         return "\n".join(lines) + "\n)"
 
+    # ------------------------------------------------------------------ configuration
+    def get_config(self) -> dict[str, Any]:
+        """The constructor arguments that rebuild this layer: ``type(self).from_config(self.get_config())``.
+
+        Why: `deltaprop.save` writes an architecture as data, never as code, so
+        each layer says how to rebuild itself and the file format needs no
+        special case per layer. The default reads every ``__init__`` argument
+        from the attribute of the same name (``self.p = p``). Values may be
+        None, bools, numbers, strings, NumPy dtypes, tuples, lists and dicts of
+        those, and modules (or lists and dicts of modules, as containers give).
+        Override it (and `from_config` if ``cls(**config)`` cannot rebuild the
+        layer) where an argument is not kept as given: `Linear` keeps its
+        ``bias`` argument as a Parameter, so its config says ``bias=True``.
+        Weights and buffers are not part of the config: `state_dict` has them.
+        """
+        import inspect
+
+        config: dict[str, Any] = {}
+        kind = type(self).__name__
+        for name, argument in inspect.signature(type(self).__init__).parameters.items():
+            if name == "self":
+                continue
+            if argument.kind in (argument.VAR_POSITIONAL, argument.VAR_KEYWORD):
+                raise TypeError(
+                    f"{kind}.get_config: __init__ takes *{name}, which cannot be read back from "
+                    f"attributes; override get_config() (and from_config()) in {kind}"
+                )
+            value = getattr(self, name, _NOT_KEPT)
+            if value is _NOT_KEPT or inspect.ismethod(value):
+                raise TypeError(
+                    f"{kind}.get_config: the __init__ argument '{name}' is not kept as an attribute of "
+                    f"the same name, so {kind} cannot describe itself for deltaprop.save; store it in "
+                    f"__init__ (self.{name} = {name}) or override get_config() (and from_config() "
+                    "if cls(**config) cannot rebuild the layer)"
+                )
+            config[name] = value
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Module:
+        """The layer that `get_config` describes, with freshly initialised weights.
+
+        `deltaprop.load` calls it inside `nn.init.no_initialisation` and then
+        fills the weights from the file.
+        """
+        return cls(**config)
+
+
+_NOT_KEPT = object()
+
 
 def check_input(module: Module, x: Tensor, features: int, axis: int = -1) -> None:
     """Raise a ShapeError naming the layer when x does not have ``features`` on ``axis``."""
