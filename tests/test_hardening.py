@@ -274,7 +274,8 @@ def case_layer_a_model_file_cannot_run_is_one_line(tmp_path, capsys, trained, mo
 
     def softmax(dim):
         def change(meta):
-            meta["architecture"]["layers"].append({"type": "Softmax", "dim": dim})
+            layers = meta["architecture"]["config"]["layers"]  # format version 2: each layer's config
+            layers.append({"$type": "module", "type": "Softmax", "config": {"dim": dim}})
             return json.dumps(meta)
         return change
 
