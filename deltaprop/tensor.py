@@ -263,7 +263,11 @@ class Tensor:
                 "backward(): this tensor does not require grad; it was computed from inputs "
                 "with requires_grad=False or inside no_grad()"
             )
-        seed = _seed_gradient(self, grad)
+        data = self.data
+        if grad is None and type(data) is np.ndarray and data.ndim == 0:  # a loss: seed 1, cheaply
+            seed = np.array(1, dtype=data.dtype)
+        else:
+            seed = _seed_gradient(self, grad)
         try:
             _backpropagate(self, seed, retain_graph)
         except BaseException:
@@ -533,8 +537,6 @@ def _seed_gradient(root: Tensor, grad: Any) -> Any:
                 f"backward(): output has shape {root.shape}, so the gradient is not implied; "
                 "reduce it to a scalar (e.g. .sum() or .mean()) or pass grad= of that shape"
             )
-        if type(data) is np.ndarray and data.ndim == 0:  # a loss: np.array is cheaper than ones_like
-            return np.array(1, dtype=data.dtype)
         return root.xp.ones_like(data)
     seed = grad.data if isinstance(grad, Tensor) else grad
     if not hasattr(seed, "shape") or backend.array_module(seed) is not root.xp:
@@ -573,11 +575,13 @@ def _backpropagate(root: Tensor, seed: Any, retain_graph: bool) -> None:
     """The reverse sweep: each node's backward runs once, after every node that uses it.
 
     Every recorded node carries a sequence number, larger than its inputs'
-    (an op is recorded after its inputs exist). Popping the largest number
-    first from a heap therefore reaches a node only after all its consumers,
-    with no separate topological sort (PyTorch's engine orders work the same
-    way). ``pending`` holds, by sequence number, the gradient summed so far
-    for each node still to run.
+    (an op is recorded after its inputs exist). Running the pending node with
+    the largest number next therefore reaches a node only after all its
+    consumers, with no separate topological sort (PyTorch's engine orders
+    work the same way): a heap holds the pending nodes, and when a step
+    discovers a single new node and nothing else is pending (a chain of
+    layers) that node simply runs next. ``pending`` holds, by sequence
+    number, the gradient summed so far for each node still to run.
 
     A gradient reaching a leaf is added to its ``.grad`` at once, except when
     tensor hooks exist somewhere: then `_LeafGradients` holds each leaf's
@@ -592,11 +596,11 @@ def _backpropagate(root: Tensor, seed: Any, retain_graph: bool) -> None:
             leaves.arrive(root, seed)
         return
     pending: dict[int, Any] = {root._seq: seed}
-    heap = [(-root._seq, root)]
+    heap: list[tuple[int, Tensor]] = []
     check = _anomaly_mode
     pop, push = heapq.heappop, heapq.heappush
-    while heap:
-        node = pop(heap)[1]
+    node: Tensor | None = root
+    while node is not None:
         g = pending.pop(node._seq)
         if node._hooks is not None:
             g = _run_grad_hooks(node, g)
@@ -612,6 +616,7 @@ def _backpropagate(root: Tensor, seed: Any, retain_graph: bool) -> None:
         parent_grads = node._backward(g, saved, parents)
         if not retain_graph:
             node._saved = None
+        found = None  # the first node this step discovered: next, without a heap, if it is alone
         for parent, pg in zip(parents, parent_grads, strict=False):
             if parent is None or pg is None:
                 continue
@@ -629,11 +634,23 @@ def _backpropagate(root: Tensor, seed: Any, retain_graph: bool) -> None:
                 continue
             key = parent._seq
             previous = pending.get(key)
-            if previous is None:
+            if previous is not None:
+                pending[key] = previous + pg
+            elif found is None:
+                pending[key] = pg
+                found = parent
+            else:
                 pending[key] = pg
                 push(heap, (-key, parent))
-            else:
-                pending[key] = previous + pg
+        # next: the pending node recorded last (a chain, the common case, never touches the heap)
+        if found is not None:
+            node = found if not heap else _push_pop(heap, found)
+        else:
+            node = pop(heap)[1] if heap else None
+
+
+def _push_pop(heap: list[tuple[int, Tensor]], node: Tensor) -> Tensor:
+    return heapq.heappushpop(heap, (-node._seq, node))[1]
 
 
 class _LeafGradients:

@@ -80,6 +80,7 @@ class FlatGroup:
         self.grad = grads
         self.state: dict[str, Any] = {}
         self.state_views: dict[str, list[Any]] = {}
+        self.state_dicts: list[Any] = [None] * len(self.params)  # the per-parameter dicts last synced
 
     # ------------------------------------------------------------------ building and checking
     @staticmethod
@@ -95,13 +96,6 @@ class FlatGroup:
                 return False
         return True
 
-    def intact(self) -> bool:
-        """Every parameter still lives in the buffer (nobody assigned a new ``.data``)."""
-        for p, view in zip(self.params, self.param_views, strict=True):  # noqa: SIM110 - a loop is cheaper
-            if p.data is not view:
-                return False
-        return True
-
     def release(self) -> None:
         """Stop writing gradients into the slots (the layout is being dropped)."""
         for p, slot in zip(self.params, self.grad_views, strict=True):
@@ -109,28 +103,51 @@ class FlatGroup:
                 p._grad_slot = None
 
     # ------------------------------------------------------------------ one step
-    def gather_gradients(self) -> bool:
-        """Put every gradient in its slot; False when some parameter has none (per-parameter path).
+    READY, MOVED, SKIP, STALE = "ready", "moved", "skip", "stale"
 
-        Also False for a gradient set by hand with the wrong shape: the
-        per-parameter path raises the clear error for it.
+    def check(self, all_state: dict[Any, dict[str, Any]] | None) -> str:
+        """Can the flat update run now? One pass over the parameters, identity checks only.
+
+        ``READY``: yes (gradients set by hand have been copied into their
+        slots). ``MOVED``: a parameter got new ``.data``; rebuild the layout.
+        ``SKIP``: a parameter has no gradient (or one of the wrong shape); use
+        the per-parameter path this step. ``STALE``: the per-parameter state
+        is not (or no longer) our views; call `sync_state` first.
+        ``all_state`` is the optimizer's state, or None for a stateless rule.
         """
-        for p, slot in zip(self.params, self.grad_views, strict=True):
+        fresh = False
+        for p, view, slot, known in zip(self.params, self.param_views, self.grad_views, self.state_dicts,
+                                        strict=True):
+            if p.data is not view:
+                return self.MOVED
             grad = p.grad
             if grad is not slot:
                 if grad is None or grad.shape != slot.shape:
-                    return False
+                    return self.SKIP  # the per-parameter path skips it, or raises the clear error
                 slot[...] = grad  # set by hand: copied in
-        return True
+            if all_state is not None and (known is None or all_state.get(p) is not known):
+                fresh = True
+        if all_state is None:
+            return self.READY
+        if fresh:
+            return self.STALE
+        size = len(self.state)
+        for known in self.state_dicts:
+            if len(known) != size:
+                return self.STALE
+        for key, views in self.state_views.items():
+            for known, view in zip(self.state_dicts, views, strict=True):
+                if known.get(key) is not view:
+                    return self.STALE
+        return self.READY
 
-    def sync_state(self, states: list[dict[str, Any]] | None) -> bool:
-        """``self.state`` in step with the per-parameter ``states``; False if they cannot be merged."""
-        return states is None or self._state_unchanged(states) or self._merge_state(states)
+    def sync_state(self, states: list[dict[str, Any]]) -> bool:
+        """Rebuild the flat state from the per-parameter ``states``; False if they cannot be merged."""
+        return self._merge_state(states)
 
-    def finish(self, states: list[dict[str, Any]] | None) -> None:
+    def finish(self) -> None:
         """After the update: per-parameter state entries show the flat state (views, scalars)."""
-        if states is None:
-            return
+        states = self.state_dicts
         for key, value in self.state.items():
             if hasattr(value, "shape"):
                 views = self.state_views.get(key)
@@ -142,18 +159,6 @@ class FlatGroup:
             else:
                 for state in states:
                     state[key] = value
-
-    def _state_unchanged(self, states: list[dict[str, Any]]) -> bool:
-        """The per-parameter state is still our views (checked by identity: cheap)."""
-        size = len(self.state)
-        for state in states:
-            if len(state) != size:
-                return False
-        for key, views in self.state_views.items():
-            for state, view in zip(states, views, strict=True):
-                if state.get(key) is not view:
-                    return False
-        return True
 
     def _merge_state(self, states: list[dict[str, Any]]) -> bool:
         """Build the flat state from per-parameter arrays (first step, or after load_state_dict)."""
@@ -171,8 +176,8 @@ class FlatGroup:
                 merged[key] = values[0]
             else:
                 return False
-        self.state, self.state_views = merged, {}
-        self.finish(states)
+        self.state, self.state_views, self.state_dicts = merged, {}, list(states)
+        self.finish()
         return True
 
     def _views_of(self, flat: Any) -> list[Any]:

@@ -203,13 +203,19 @@ class Optimizer:
         """
         params = group["params"]
         stateful = self._needs_state(group)
-        layout = self._flat_layout(group)
-        if layout is not None and layout.gather_gradients():
-            states = self._states_of(params, group) if stateful else None
-            if layout.sync_state(states):
-                self._update(layout.param, layout.grad, layout.state if stateful else {}, group)
-                layout.finish(states)
-                return
+        all_state = self.state if stateful else None
+        layout = self._layouts.get(id(group))
+        verdict = layout.check(all_state) if layout is not None else FlatGroup.MOVED
+        if verdict is FlatGroup.MOVED:
+            layout = self._rebuild_layout(group)
+            verdict = layout.check(all_state) if layout is not None else FlatGroup.SKIP
+        if verdict is FlatGroup.STALE and layout.sync_state(self._states_of(params, group)):
+            verdict = FlatGroup.READY
+        if verdict is FlatGroup.READY:
+            self._update(layout.param, layout.grad, layout.state if stateful else {}, group)
+            if stateful:
+                layout.finish()
+            return
         for p in params:
             grad = p.grad
             if grad is None:
@@ -233,13 +239,11 @@ class Optimizer:
             states.append(state)
         return states
 
-    def _flat_layout(self, group: dict[str, Any]) -> FlatGroup | None:
-        """The group's flat layout, (re)built when possible, or None (per-parameter updates)."""
-        layout = self._layouts.get(id(group))
-        if layout is not None and layout.intact():
-            return layout
-        if layout is not None:
-            layout.release()
+    def _rebuild_layout(self, group: dict[str, Any]) -> FlatGroup | None:
+        """A fresh flat layout for the group when possible, else None (per-parameter updates)."""
+        old = self._layouts.get(id(group))
+        if old is not None:
+            old.release()
         layout = FlatGroup(group["params"]) if FlatGroup.possible(group["params"]) else None
         self._layouts[id(group)] = layout
         return layout
