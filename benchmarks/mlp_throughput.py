@@ -139,7 +139,7 @@ class _TinySGD:
             p.grad *= 0.0
             p.grad += buf
             p.grad *= self.lr
-            p.data -= p.grad
+            p.array -= p.grad
 
 
 def deltaprop_optimizer(params):

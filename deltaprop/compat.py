@@ -111,17 +111,17 @@ class MLP:
             error.backward()
             with no_grad():
                 for p in params:
-                    p.data -= learning_rate * p.grad
-            errors.append(float(error.data))
+                    p.array -= learning_rate * p.grad
+            errors.append(float(error.array))
             if debug and (it % report_every == 0 or it == max_iter - 1):
                 print(f"MLP.train: iteration {it + 1}/{max_iter}, network error {errors[-1]:.9f}")
             with no_grad():
-                predictions.append(MLP.forward(params, x_t).data.copy())
+                predictions.append(MLP.forward(params, x_t).array.copy())
         elapsed = time.perf_counter() - start
         deltas = MLP._deltas(params, x2, y2)
         return {
-            "w": [p.data.copy() for p in params[0::2]],
-            "b": [p.data.copy() for p in params[1::2]],
+            "w": [p.array.copy() for p in params[0::2]],
+            "b": [p.array.copy() for p in params[1::2]],
             "network_error": np.array(errors),
             "prediction": np.array(predictions),
             "derivative_chain": deltas,
@@ -140,8 +140,8 @@ class MLP:
         layers: list[nn.Module] = []
         for k in range(0, len(params), 2):
             linear = nn.Linear(params[k].shape[1], params[k].shape[0], dtype=np.float64)
-            linear.weight.data[...] = params[k].data
-            linear.bias.data[...] = params[k + 1].data
+            linear.weight.array[...] = params[k].array
+            linear.bias.array[...] = params[k + 1].array
             layers += [linear, nn.Sigmoid()]
         tr = trace(nn.Sequential(*layers), x, y, "squared_error")
         return [np.atleast_2d(layer.delta) for layer in tr.layers]
@@ -157,4 +157,4 @@ class MLP:
             )
         params = [Tensor(a) for pair in zip(trained["w"], trained["b"], strict=False) for a in pair]
         with no_grad():
-            return MLP.forward(params, Tensor(x2)).data
+            return MLP.forward(params, Tensor(x2)).array

@@ -61,8 +61,8 @@ def rand(*shape, dtype: Any = DEFAULT_DTYPE, requires_grad: bool = False) -> Ten
 
 
 def zeros_like(t: Tensor, requires_grad: bool = False) -> Tensor:
-    return Tensor(t.xp.zeros_like(t.data), requires_grad=requires_grad)
+    return Tensor(t.xp.zeros_like(t.array), requires_grad=requires_grad)
 
 
 def ones_like(t: Tensor, requires_grad: bool = False) -> Tensor:
-    return Tensor(t.xp.ones_like(t.data), requires_grad=requires_grad)
+    return Tensor(t.xp.ones_like(t.array), requires_grad=requires_grad)

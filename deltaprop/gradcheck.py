@@ -41,7 +41,7 @@ def gradcheck(
         projection = np.random.default_rng(seed).standard_normal(output.shape)
 
     def scalar(out: Tensor) -> float:
-        return float((np.asarray(out.data, dtype=np.float64) * projection).sum())
+        return float((np.asarray(out.array, dtype=np.float64) * projection).sum())
 
     if not output.requires_grad:
         raise GradcheckError("gradcheck: the output does not depend on any differentiable input")
@@ -51,7 +51,7 @@ def gradcheck(
         if not isinstance(t, Tensor) or not t.requires_grad:
             continue
         analytic = np.zeros(t.shape) if t.grad is None else np.asarray(t.grad, dtype=np.float64)
-        flat = t.data.reshape(-1)
+        flat = t.array.reshape(-1)
         with no_grad():
             for i in range(flat.size):
                 original = flat[i]
@@ -77,7 +77,7 @@ def _float64_leaf(x):
     if isinstance(x, Tensor):
         if x.dtype.kind != "f":
             return x
-        return Tensor(np.array(x.data, dtype=np.float64), requires_grad=x.requires_grad or True)
+        return Tensor(np.array(x.array, dtype=np.float64), requires_grad=x.requires_grad or True)
     array = np.asarray(x)
     if array.dtype.kind != "f":
         return x

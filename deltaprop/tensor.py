@@ -93,7 +93,7 @@ class Tensor:
     """
 
     __slots__ = (
-        "data",
+        "array",
         "grad",
         "requires_grad",
         "_parents",
@@ -116,7 +116,7 @@ class Tensor:
                 f"requires_grad=True needs a floating-point tensor, got dtype {array.dtype}; "
                 "pass dtype=float32 or float64"
             )
-        self.data = array
+        self.array = array
         self.grad = None
         self.requires_grad = bool(requires_grad)
         self._parents = ()
@@ -128,22 +128,39 @@ class Tensor:
         self._grad_slot = None
         self.name = None
 
+    # ------------------------------------------------------------------ the values
+    @property
+    def data(self) -> Tensor:
+        """The same values as a new tensor outside the graph, sharing memory (PyTorch's ``.data``).
+
+        Changes made through it (``p.data -= lr * p.grad``, ``p.data.normal_()``)
+        change this tensor, but autograd does not see them: use it for updates
+        and initialisation, never inside a computation to be differentiated.
+        Assigning ``t.data = other`` replaces the values (any shape).
+        ``.array`` is the underlying NumPy (or CuPy) array itself.
+        """
+        return Tensor._wrap(self.array)
+
+    @data.setter
+    def data(self, value: Any) -> None:
+        self.array = value.array if isinstance(value, Tensor) else _as_array(value, None)
+
     # ------------------------------------------------------------------ facts
     @property
     def shape(self) -> tuple[int, ...]:
-        return self.data.shape
+        return self.array.shape
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self.array.ndim
 
     @property
     def dtype(self) -> np.dtype:
-        return self.data.dtype
+        return self.array.dtype
 
     @property
     def size(self) -> int:
-        return self.data.size
+        return self.array.size
 
     @property
     def is_leaf(self) -> bool:
@@ -153,7 +170,7 @@ class Tensor:
     @property
     def xp(self):
         """The array namespace (numpy or cupy) holding ``data``."""
-        return backend.array_module(self.data)
+        return backend.array_module(self.array)
 
     @property
     def grad_fn(self) -> str | None:
@@ -161,11 +178,11 @@ class Tensor:
         return self._op
 
     def __len__(self) -> int:
-        return len(self.data)
+        return len(self.array)
 
     def __repr__(self) -> str:
         body = np.array2string(
-            backend.to_numpy(self.data), precision=4, separator=", ", prefix="tensor("
+            backend.to_numpy(self.array), precision=4, separator=", ", prefix="tensor("
         )
         extra = ""
         if self.dtype != DEFAULT_DTYPE:
@@ -179,24 +196,24 @@ class Tensor:
     # ------------------------------------------------------------------ conversions
     def numpy(self) -> np.ndarray:
         """The values as a NumPy array (shares memory on the CPU)."""
-        return backend.to_numpy(self.data)
+        return backend.to_numpy(self.array)
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        array = backend.to_numpy(self.data)
+        array = backend.to_numpy(self.array)
         return array if dtype is None else array.astype(dtype, copy=False)
 
     def item(self) -> float:
         """The single value of a one-element tensor as a Python number."""
-        if self.data.size != 1:
-            raise ValueError(f"item(): tensor has {self.data.size} elements, expected exactly 1")
-        return self.data.item()
+        if self.array.size != 1:
+            raise ValueError(f"item(): tensor has {self.array.size} elements, expected exactly 1")
+        return self.array.item()
 
     def tolist(self) -> Any:
-        return self.data.tolist()
+        return self.array.tolist()
 
     def detach(self) -> Tensor:
         """The same values, cut off from the graph (shares the array)."""
-        return Tensor._wrap(self.data)
+        return Tensor._wrap(self.array)
 
     def astype(self, dtype: Any) -> Tensor:
         from deltaprop.ops.arithmetic import astype
@@ -214,7 +231,7 @@ class Tensor:
 
         Device names are those of `backend.device_module`; `backend.register_device` adds more.
         """
-        moved = Tensor._wrap(backend.to_module(self.data, backend.device_module(device)))
+        moved = Tensor._wrap(backend.to_module(self.array, backend.device_module(device)))
         moved.requires_grad = self.requires_grad and self.is_leaf
         return moved
 
@@ -237,7 +254,7 @@ class Tensor:
     def _wrap(data: Any) -> Tensor:
         """A constant tensor around an existing array, skipping conversion (fast path)."""
         out = Tensor.__new__(Tensor)
-        out.data = data
+        out.array = data
         out.grad = None
         out.requires_grad = False
         out._parents = ()
@@ -263,7 +280,7 @@ class Tensor:
                 "backward(): this tensor does not require grad; it was computed from inputs "
                 "with requires_grad=False or inside no_grad()"
             )
-        data = self.data
+        data = self.array
         if grad is None and type(data) is np.ndarray and data.ndim == 0:  # a loss: seed 1, cheaply
             seed = np.array(1, dtype=data.dtype)
         else:
@@ -356,30 +373,40 @@ class Tensor:
     def __getitem__(self, index):
         return _ops().getitem(self, index)
 
-    # comparisons give plain boolean tensors: they have no derivative
+    # Comparisons are elementwise and give boolean tensors (no derivative), as in PyTorch and NumPy;
+    # hashing stays by identity, so tensors still work as dict keys and in sets (as in PyTorch).
     def __lt__(self, other):
-        return Tensor._wrap(self.data < _raw(other))
+        return Tensor._wrap(self.array < _raw(other))
 
     def __le__(self, other):
-        return Tensor._wrap(self.data <= _raw(other))
+        return Tensor._wrap(self.array <= _raw(other))
 
     def __gt__(self, other):
-        return Tensor._wrap(self.data > _raw(other))
+        return Tensor._wrap(self.array > _raw(other))
 
     def __ge__(self, other):
-        return Tensor._wrap(self.data >= _raw(other))
+        return Tensor._wrap(self.array >= _raw(other))
+
+    def __eq__(self, other):  # type: ignore[override]
+        return Tensor._wrap(self.array == _raw(other))
+
+    def __ne__(self, other):  # type: ignore[override]
+        return Tensor._wrap(self.array != _raw(other))
 
     def eq(self, other) -> Tensor:
-        """Elementwise ==, as a boolean tensor (``==`` itself stays identity, for hashing)."""
-        return Tensor._wrap(self.data == _raw(other))
+        return Tensor._wrap(self.array == _raw(other))
 
     def ne(self, other) -> Tensor:
-        return Tensor._wrap(self.data != _raw(other))
+        return Tensor._wrap(self.array != _raw(other))
 
     __hash__ = object.__hash__
 
     def __bool__(self) -> bool:
-        return bool(self.data)
+        if self.array.size != 1:
+            raise RuntimeError(
+                f"Boolean value of a tensor with {self.array.size} values is ambiguous; use .any() or .all()"
+            )
+        return bool(self.array)
 
     def __float__(self) -> float:
         return float(self.item())
@@ -466,7 +493,7 @@ class Tensor:
         return _ops().log_softmax(self, axis)
 
     def argmax(self, axis=None):
-        return Tensor._wrap(self.data.argmax(axis=axis))
+        return Tensor._wrap(self.array.argmax(axis=axis))
 
 
 # --------------------------------------------------------------------------- helpers
@@ -490,7 +517,7 @@ def _ops():
 
 
 def _raw(x: Any) -> Any:
-    return x.data if isinstance(x, Tensor) else x
+    return x.array if isinstance(x, Tensor) else x
 
 
 # Casting to a real dtype would silently drop the imaginary part.
@@ -508,7 +535,7 @@ def _refuse_complex(data: Any) -> None:
 def _as_array(data: Any, dtype: Any) -> Any:
     """Turn user data into an array: Python floats become float32, float64 arrays stay float64."""
     if isinstance(data, Tensor):
-        data = data.data
+        data = data.array
     _refuse_complex(data)
     xp = backend.array_module(data)
     if xp is not np or isinstance(data, (np.ndarray, np.generic)):  # an array stays where it is
@@ -531,20 +558,20 @@ def _as_array(data: Any, dtype: Any) -> Any:
 def _seed_gradient(root: Tensor, grad: Any) -> Any:
     """dC/d(root) as an array: 1 for a one-element loss, else ``grad`` checked against root's shape."""
     if grad is None:
-        data = root.data
+        data = root.array
         if data.size != 1:
             raise GraphError(
                 f"backward(): output has shape {root.shape}, so the gradient is not implied; "
                 "reduce it to a scalar (e.g. .sum() or .mean()) or pass grad= of that shape"
             )
         return root.xp.ones_like(data)
-    seed = grad.data if isinstance(grad, Tensor) else grad
+    seed = grad.array if isinstance(grad, Tensor) else grad
     if not hasattr(seed, "shape") or backend.array_module(seed) is not root.xp:
         seed = backend.to_module(seed, root.xp)
-    if seed.shape != root.data.shape:
+    if seed.shape != root.array.shape:
         raise GraphError(f"backward(): grad has shape {seed.shape} but the tensor has shape {root.shape}")
-    if seed.dtype != root.data.dtype:
-        seed = seed.astype(root.data.dtype)
+    if seed.dtype != root.array.dtype:
+        seed = seed.astype(root.array.dtype)
     return seed
 
 
@@ -620,7 +647,7 @@ def _backpropagate(root: Tensor, seed: Any, retain_graph: bool) -> None:
         for parent, pg in zip(parents, parent_grads, strict=False):
             if parent is None or pg is None:
                 continue
-            if pg.shape != parent.data.shape:
+            if pg.shape != parent.array.shape:
                 raise _wrong_gradient_shape(node, parent, pg)
             if check:
                 _check_finite(pg, f"backward of '{node._op}'", parent.shape)
@@ -687,8 +714,8 @@ def _run_grad_hooks(node: Tensor, g: Any) -> Any:
     for hook in tuple(node._hooks["grad"].values()):
         result = hook(Tensor._wrap(g))
         if result is not None:
-            replacement = result.data if isinstance(result, Tensor) else result
-            if getattr(replacement, "shape", None) != node.data.shape:
+            replacement = result.array if isinstance(result, Tensor) else result
+            if getattr(replacement, "shape", None) != node.array.shape:
                 raise GraphError(
                     f"a tensor hook returned a gradient of shape {getattr(replacement, 'shape', None)} "
                     f"for a tensor of shape {node.shape}; a hook must return None or a gradient of the "
@@ -702,7 +729,7 @@ def _wrong_gradient_shape(node: Tensor, parent: Tensor, pg: Any) -> GraphError:
     """A backward returned a gradient the wrong shape: caught here, not later in the optimizer."""
     return GraphError(
         f"backward of '{node._op}' returned a gradient of shape {tuple(pg.shape)} for an input of shape "
-        f"{tuple(parent.data.shape)}; a backward function must return one gradient per input, each "
+        f"{tuple(parent.array.shape)}; a backward function must return one gradient per input, each "
         "with that input's shape (undo broadcasting with deltaprop.ops.broadcast.unbroadcast)"
     )
 
@@ -716,8 +743,8 @@ def _accumulate_into(node: Tensor, g: Any) -> None:
     """
     if node.grad is None:
         slot = node._grad_slot
-        if slot is None or slot.shape != node.data.shape or slot.dtype != node.data.dtype:
-            node.grad = g.astype(node.data.dtype, copy=True)
+        if slot is None or slot.shape != node.array.shape or slot.dtype != node.array.dtype:
+            node.grad = g.astype(node.array.dtype, copy=True)
         else:
             if g is not slot:
                 slot[...] = g
@@ -736,7 +763,7 @@ def gradient_buffer(t: Tensor | None) -> Any:
     if t is None or t.grad is not None:
         return None
     slot = t._grad_slot
-    if slot is None or slot.shape != t.data.shape or slot.dtype != t.data.dtype:
+    if slot is None or slot.shape != t.array.shape or slot.dtype != t.array.dtype:
         return None
     return slot
 
@@ -787,7 +814,7 @@ def make_result(data: Any, parents: tuple, backward: BackwardFn, saved: tuple, o
     set once, and the one- and two-input cases without loops.
     """
     out = _new_tensor(Tensor)
-    out.data = data
+    out.array = data
     out.grad = None
     out._retains_grad = False
     out._hooks = None
@@ -844,8 +871,8 @@ def as_tensor(x: Any, like: Tensor | None = None) -> Tensor:
     """Wrap a non-Tensor operand; arrays and scalars take the float dtype of ``like``."""
     if isinstance(x, Tensor):
         return x
-    if like is not None and like.data.dtype.kind == "f":
+    if like is not None and like.array.dtype.kind == "f":
         _refuse_complex(x)  # the cast below would drop the imaginary part
-        xp = backend.array_module(like.data)
-        return Tensor._wrap(xp.asarray(x, dtype=like.data.dtype))
+        xp = backend.array_module(like.array)
+        return Tensor._wrap(xp.asarray(x, dtype=like.array.dtype))
     return Tensor(x)

@@ -27,8 +27,8 @@ def main(path: str | None = None) -> np.ndarray:
     for w1, w2 in [(1.0, 1.0), (1.0, -1.0), (-0.5, 2.0), (2.0, 0.0)]:
         e, w = error(w1, w2)
         e.backward()
-        rows.append([w1, w2, float(e.data), *w.grad])
-        print(f"{w1:5.1f} {w2:5.1f} {float(e.data):12.4f} {w.grad[0]:8.3f} {w.grad[1]:8.3f}")
+        rows.append([w1, w2, float(e.array), *w.grad])
+        print(f"{w1:5.1f} {w2:5.1f} {float(e.array):12.4f} {w.grad[0]:8.3f} {w.grad[1]:8.3f}")
     try:
         from deltaprop.inspect.plots import plot_error_surface
 

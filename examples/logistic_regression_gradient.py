@@ -17,9 +17,9 @@ from deltaprop.inspect import derivative_chain
 def main() -> dict:
     x, y = np.array([1.0, 2.0, -1.0]), 1.0
     model = nn.Sequential(nn.Linear(3, 1, dtype=np.float64), nn.Sigmoid())
-    model[0].weight.data[...] = [[0.2, -0.4, 0.1]]
-    model[0].bias.data[...] = 0.3
-    p = 1 / (1 + np.exp(-(model[0].weight.data[0] @ x + 0.3)))
+    model[0].weight.array[...] = [[0.2, -0.4, 0.1]]
+    model[0].bias.array[...] = 0.3
+    p = 1 / (1 + np.exp(-(model[0].weight.array[0] @ x + 0.3)))
     print(f"p = sigmoid(w.x + b) = {p:.9f}, y = {y}")
     grads = []
     for j in range(3):

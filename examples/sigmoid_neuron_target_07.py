@@ -18,8 +18,8 @@ from deltaprop import nn
 
 def main(prefix: str | None = None, iterations: int = 3000, lr: float = 0.5) -> dict:
     model = nn.Sequential(nn.Linear(2, 1, dtype=np.float64), nn.Sigmoid())
-    model[0].weight.data[...] = [[0.5, 0.2]]  # a fixed start so every run prints the same numbers
-    model[0].bias.data[...] = 0.0
+    model[0].weight.array[...] = [[0.5, 0.2]]  # a fixed start so every run prints the same numbers
+    model[0].bias.array[...] = 0.0
     x, t = dp.Tensor(np.array([[0.1, 0.4]])), dp.Tensor(np.array([[0.7]]))
     loss_fn = nn.SquaredErrorLoss()
     errors, predictions = [], []
@@ -29,9 +29,9 @@ def main(prefix: str | None = None, iterations: int = 3000, lr: float = 0.5) -> 
         model.zero_grad()
         error.backward()
         for p in model.parameters():
-            p.data -= lr * p.grad
-        errors.append(float(error.data))
-        predictions.append(float(prediction.data[0, 0]))
+            p.array -= lr * p.grad
+        errors.append(float(error.array))
+        predictions.append(float(prediction.array[0, 0]))
         if it % (iterations // 5) == 0 or it == iterations - 1:
             print(f"iteration {it + 1:5d}: prediction {predictions[-1]:.6f}, error {errors[-1]:.3e}")
     if prefix is not None:

@@ -17,8 +17,8 @@ from deltaprop.inspect.explain import single_neuron
 def main() -> dict:
     errors = single_neuron(np.array([0.1, 0.3]), np.array([0.5, 0.2]), 1.83, 0.03, lr=0.01)
     model = nn.Sequential(nn.Linear(2, 1, dtype=np.float64), nn.Sigmoid())
-    model[0].weight.data[...] = [[0.5, 0.2]]
-    model[0].bias.data[...] = 1.83
+    model[0].weight.array[...] = [[0.5, 0.2]]
+    model[0].bias.array[...] = 1.83
     grads = {
         name: derivative_chain(model, [0.1, 0.3], 0.03, "squared_error", (param, index)).gradient
         for name, param, index in [

@@ -21,18 +21,18 @@ def main() -> dict:
     model = nn.Sequential(
         nn.Linear(2, 2, dtype=np.float64), nn.Sigmoid(), nn.Linear(2, 2, dtype=np.float64), nn.Sigmoid()
     )
-    model[0].weight.data[...] = [[0.15, 0.20], [0.25, 0.30]]
-    model[0].bias.data[...] = 0.35
-    model[2].weight.data[...] = [[0.40, 0.45], [0.50, 0.55]]
-    model[2].bias.data[...] = 0.60
+    model[0].weight.array[...] = [[0.15, 0.20], [0.25, 0.30]]
+    model[0].bias.array[...] = 0.35
+    model[2].weight.array[...] = [[0.40, 0.45], [0.50, 0.55]]
+    model[2].bias.array[...] = 0.60
     x, t = np.array([0.05, 0.10]), np.array([0.01, 0.99])
     tr = trace(model, x, t)
     print(tr)
     s = lambda z: 1 / (1 + np.exp(-z))  # noqa: E731
-    a1 = s(model[0].weight.data @ x + 0.35)
-    a2 = s(model[2].weight.data @ a1 + 0.60)
+    a1 = s(model[0].weight.array @ x + 0.35)
+    a2 = s(model[2].weight.array @ a1 + 0.60)
     delta2 = (a2 - t) * a2 * (1 - a2)
-    delta1 = (model[2].weight.data.T @ delta2) * a1 * (1 - a1)
+    delta1 = (model[2].weight.array.T @ delta2) * a1 * (1 - a1)
     by_hand = {"dW2": np.outer(delta2, a1), "dW1": np.outer(delta1, x)}
     print(
         "\nby hand: dC/dW2 =",

@@ -28,11 +28,11 @@ def main(path: str | None = None, epochs: int = 2000, lr: float = 2.0, seed: int
         model.zero_grad()
         loss.backward()
         for p in model.parameters():
-            p.data -= lr * p.grad
+            p.array -= lr * p.grad
         if epoch % (epochs // 4) == 0:
-            print(f"epoch {epoch:5d}: loss {float(loss.data):.6f}")
+            print(f"epoch {epoch:5d}: loss {float(loss.array):.6f}")
     with dp.no_grad():
-        out = model(dp.Tensor(X)).data
+        out = model(dp.Tensor(X)).array
     for xi, oi in zip(X, out, strict=False):
         print(f"{int(xi[0])} xor {int(xi[1])} -> {oi[0]:.3f}")
     if path is not None:

@@ -90,8 +90,8 @@ def _same_as_numpy(fn, arrays, xp, rtol: float = 1e-12) -> set[str]:
     """Run on NumPy and on ``xp``; outputs and gradients must live in xp and agree. Returns the ops run."""
     expected, expected_grads = _forward_backward(fn, arrays, np)
     out, grads = _forward_backward(fn, arrays, xp)
-    _assert_on(xp, out.data, "the output")
-    np.testing.assert_allclose(backend.to_numpy(out.data), expected.data, rtol=rtol, atol=1e-14)
+    _assert_on(xp, out.array, "the output")
+    np.testing.assert_allclose(backend.to_numpy(out.array), expected.array, rtol=rtol, atol=1e-14)
     for i, (grad, want) in enumerate(zip(grads, expected_grads, strict=True)):
         _assert_on(xp, grad, f"the gradient of input {i}")
         np.testing.assert_allclose(backend.to_numpy(grad), want, rtol=rtol, atol=1e-14, err_msg=f"input {i}")
@@ -144,10 +144,10 @@ def test_backend_finds_moves_and_names_registered_arrays() -> None:
 def test_tensor_to_moves_a_leaf_there_and_back() -> None:
     t = dp.tensor([1.0, 2.0], requires_grad=True)
     moved = t.to("standin")
-    assert type(moved.data) is StandinArray and moved.requires_grad and moved.is_leaf
+    assert type(moved.array) is StandinArray and moved.requires_grad and moved.is_leaf
     back = moved.to("cpu")
-    assert type(back.data) is np.ndarray
-    np.testing.assert_array_equal(back.data, t.data)
+    assert type(back.array) is np.ndarray
+    np.testing.assert_array_equal(back.array, t.array)
 
 
 # --------------------------------------------------------------------------- every op
@@ -254,9 +254,9 @@ def test_cross_entropy_with_labels_on_the_array_module(labels_as, smoothing, red
     loss = nn.CrossEntropyLoss(reduction=reduction, label_smoothing=smoothing)
     expected, (expected_grad,) = _forward_backward(lambda z: loss(z, labels), [logits], np)
     out, (grad,) = _forward_backward(lambda z: loss(z, given), [logits], xp)
-    _assert_on(xp, out.data, "the loss")
+    _assert_on(xp, out.array, "the loss")
     _assert_on(xp, grad, "the gradient")
-    np.testing.assert_allclose(backend.to_numpy(out.data), expected.data, rtol=1e-12)
+    np.testing.assert_allclose(backend.to_numpy(out.array), expected.array, rtol=1e-12)
     np.testing.assert_allclose(backend.to_numpy(grad), expected_grad, rtol=1e-12)
 
 
@@ -278,7 +278,7 @@ def test_cross_entropy_with_probabilities_and_nll_on_the_array_module(xp) -> Non
         expected, (expected_grad,) = _forward_backward(ours_np, [logits], np)
         out, (grad,) = _forward_backward(ours_xp, [logits], xp)
         _assert_on(xp, grad, "the gradient")
-        np.testing.assert_allclose(backend.to_numpy(out.data), expected.data, rtol=1e-12)
+        np.testing.assert_allclose(backend.to_numpy(out.array), expected.array, rtol=1e-12)
         np.testing.assert_allclose(backend.to_numpy(grad), expected_grad, rtol=1e-12)
 
 
@@ -308,9 +308,9 @@ def test_layer_runs_on_the_array_module(make, xp) -> None:
     x = np.random.default_rng(9).standard_normal((2, 3))
     out, (grad_x,) = _forward_backward(layer, [x], xp)
     expected, (expected_x,) = _forward_backward(reference, [x], np)
-    _assert_on(xp, out.data, "the output")
+    _assert_on(xp, out.array, "the output")
     _assert_on(xp, grad_x, "the input gradient")
-    np.testing.assert_allclose(backend.to_numpy(out.data), expected.data, rtol=1e-12)
+    np.testing.assert_allclose(backend.to_numpy(out.array), expected.array, rtol=1e-12)
     np.testing.assert_allclose(backend.to_numpy(grad_x), expected_x, rtol=1e-12)
     for (name, param), ref in zip(layer.named_parameters(), reference.parameters(), strict=True):
         _assert_on(xp, param.grad, f"the gradient of {name}")
@@ -322,16 +322,16 @@ def test_dropout_draws_its_mask_on_the_device_from_the_package_generator(xp) -> 
     dp.manual_seed(5)
     out = nn.Dropout(0.5)(x)
     out.sum().backward()
-    _assert_on(xp, out.data, "the output")
+    _assert_on(xp, out.array, "the output")
     _assert_on(xp, x.grad, "the gradient")
-    values = backend.to_numpy(out.data)
+    values = backend.to_numpy(out.array)
     assert set(np.unique(values)) == {0.0, 2.0} and 0.4 < (values == 0).mean() < 0.6
     np.testing.assert_array_equal(backend.to_numpy(x.grad), values)  # d(x * mask)/dx = mask
     after_one_draw = np.random.default_rng(5)
     after_one_draw.bit_generator.random_raw()  # the device generator's seed: one 64-bit draw
     assert dp.get_rng_state() == after_one_draw.bit_generator.state
     dp.manual_seed(5)
-    np.testing.assert_array_equal(backend.to_numpy(nn.Dropout(0.5)(x).data), values)
+    np.testing.assert_array_equal(backend.to_numpy(nn.Dropout(0.5)(x).array), values)
 
 
 def test_a_training_step_reads_nothing_from_the_host_and_uploads_nothing() -> None:
@@ -350,7 +350,7 @@ def test_dropout_on_numpy_draws_what_it_always_drew() -> None:
     dp.manual_seed(3)
     out = F.dropout(x, 0.25)
     keep = np.random.default_rng(3).random((3, 4)) >= 0.25
-    np.testing.assert_array_equal(out.data, x.data * (keep / 0.75).astype(np.float32))
+    np.testing.assert_array_equal(out.array, x.array * (keep / 0.75).astype(np.float32))
 
 
 # --------------------------------------------------------------------------- creation, init, random
@@ -388,9 +388,9 @@ def test_creation_functions_allocate_on_the_default_backend(make, copies, defaul
         assert reads == copies  # made on the device, not on the host and copied over
     backend.set_default_backend("numpy")
     expected = make()
-    _assert_on(default_on, made.data, "the new tensor")
+    _assert_on(default_on, made.array, "the new tensor")
     assert made.dtype == expected.dtype and made.requires_grad == expected.requires_grad
-    np.testing.assert_array_equal(backend.to_numpy(made.data), expected.data)
+    np.testing.assert_array_equal(backend.to_numpy(made.array), expected.array)
 
 
 @pytest.mark.parametrize("draw", [dp.randn, dp.rand], ids=["randn", "rand"])
@@ -401,11 +401,11 @@ def test_random_tensors_are_drawn_on_the_default_backend_and_repeat(draw, defaul
     assert reads == []
     dp.manual_seed(11)
     again, other = draw(200, 3), draw(200, 3)
-    _assert_on(default_on, first.data, "the draw")
+    _assert_on(default_on, first.array, "the draw")
     assert first.dtype == np.float32 and first.shape == (200, 3)
-    values = backend.to_numpy(first.data)
-    np.testing.assert_array_equal(backend.to_numpy(again.data), values)
-    assert not np.array_equal(backend.to_numpy(other.data), values)
+    values = backend.to_numpy(first.array)
+    np.testing.assert_array_equal(backend.to_numpy(again.array), values)
+    assert not np.array_equal(backend.to_numpy(other.array), values)
     assert abs(values.mean() - (0.0 if draw is dp.randn else 0.5)) < 0.1
 
 
@@ -443,18 +443,18 @@ INITS = [
 @pytest.mark.parametrize("fill, bound", [c[1:] for c in INITS], ids=[c[0] for c in INITS])
 def test_initialisers_draw_in_place_on_the_device(fill, bound) -> None:
     weight = nn.Parameter(standin.zeros((5, 4), dtype=np.float32))
-    array = weight.data
+    array = weight.array
     dp.manual_seed(1)
     with count_host_reads() as reads:
         fill(weight)
-    assert reads == [] and weight.data is array and weight.dtype == np.float32
-    values = weight.data.get()
+    assert reads == [] and weight.array is array and weight.dtype == np.float32
+    values = weight.array.get()
     assert np.unique(values).size == values.size  # drawn, not filled
     if bound is not None:
         assert np.abs(values).max() <= bound
     dp.manual_seed(1)
     again = fill(nn.Parameter(standin.zeros((5, 4), dtype=np.float32)))
-    np.testing.assert_array_equal(again.data.get(), values)
+    np.testing.assert_array_equal(again.array.get(), values)
 
 
 def test_constant_initialisers_on_the_device() -> None:
@@ -462,8 +462,8 @@ def test_constant_initialisers_on_the_device() -> None:
     fills = [(init.ones_, 1.0), (lambda t: init.constant_(t, 0.3), np.float32(0.3)), (init.zeros_, 0.0)]
     for fill, value in fills:
         fill(weight)
-        assert type(weight.data) is StandinArray
-        np.testing.assert_array_equal(weight.data.get(), np.full((2, 3), value, dtype=np.float32))
+        assert type(weight.array) is StandinArray
+        np.testing.assert_array_equal(weight.array.get(), np.full((2, 3), value, dtype=np.float32))
 
 
 def test_fit_predict_and_evaluate_move_every_batch_to_the_models_array_module():
@@ -472,12 +472,12 @@ def test_fit_predict_and_evaluate_move_every_batch_to_the_models_array_module():
     dp.manual_seed(0)
     model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2)).double().to("standin")
     seen = []
-    model[0].register_forward_pre_hook(lambda m, args: seen.append(type(args[0].data)))
+    model[0].register_forward_pre_hook(lambda m, args: seen.append(type(args[0].array)))
     X = np.random.default_rng(0).standard_normal((12, 3))
     y = np.arange(12) % 2
     history = dp.fit(model, X, y, loss="cross_entropy", optimizer=dp.optim.SGD(model.parameters(), lr=0.1),
                      epochs=2, batch_size=4, metrics=["accuracy"], validation_data=(X, y), progress=False)
     assert set(seen) == {standin.ndarray} and len(history["val_accuracy"]) == 2
-    assert all(isinstance(p.data, standin.ndarray) for p in model.parameters())
+    assert all(isinstance(p.array, standin.ndarray) for p in model.parameters())
     assert isinstance(predict(model, X), np.ndarray)  # results come back to the host
     assert evaluate(model, nn.CrossEntropyLoss(), X, y)["loss"] == pytest.approx(history["val_loss"][-1])

@@ -13,7 +13,7 @@ from deltaprop.tensor import as_tensor, make_result
 def _square_wrong(a):
     """x^2 with a deliberately wrong backward: 3x instead of 2x, but right at element 0."""
     a = as_tensor(a)
-    return make_result(a.data**2, (a,), _square_wrong_backward, (a.data,), "square_wrong")
+    return make_result(a.array**2, (a,), _square_wrong_backward, (a.array,), "square_wrong")
 
 
 def _square_wrong_backward(g, saved, parents):
@@ -55,7 +55,7 @@ def test_gradcheck_is_an_assertion_error_for_test_frameworks() -> None:
 
 def test_gradcheck_rejects_functions_that_do_not_return_a_tensor() -> None:
     with pytest.raises(TypeError, match="must return a Tensor"):
-        dp.gradcheck(lambda a: a.data.sum(), np.ones(2))
+        dp.gradcheck(lambda a: a.array.sum(), np.ones(2))
 
 
 def test_gradcheck_leaves_the_callers_arrays_untouched() -> None:
@@ -73,7 +73,7 @@ def _forgets_to_unbroadcast_backward(g, saved, parents):
 def test_a_backward_returning_the_wrong_shape_is_caught_at_the_op():
     a = dp.Tensor(np.ones((4, 3)), requires_grad=True)
     b = dp.Tensor(np.ones(3), requires_grad=True)
-    out = make_result(a.data + b.data, (a, b), _forgets_to_unbroadcast_backward, (), "sloppy_add")
+    out = make_result(a.array + b.array, (a, b), _forgets_to_unbroadcast_backward, (), "sloppy_add")
     with pytest.raises(dp.GraphError, match=r"backward of 'sloppy_add' returned a gradient of shape "
                        r"\(4, 3\) for an input of shape \(3,\).*unbroadcast"):
         out.sum().backward()

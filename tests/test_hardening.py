@@ -115,7 +115,7 @@ def case_reduction_axis_out_of_range_raises_axis_error_naming_the_op(tmp_path, c
         with pytest.raises(np.exceptions.AxisError, match=rf"^{op}: axis -?\d is out of bounds for array of "
                                                           "dimension 2$"):
             call()
-    assert t.sum(axis=-1).data.tolist() == [3.0, 3.0]  # in range, negative axes still count from the end
+    assert t.sum(axis=-1).array.tolist() == [3.0, 3.0]  # in range, negative axes still count from the end
 
 
 @audit("2.3")
@@ -164,7 +164,7 @@ def case_lbfgs_float64_state_keeps_its_dtype_on_load(tmp_path, capsys, trained, 
 
     opt.step(closure)
     opt.step(closure)
-    fresh = optim.LBFGS([nn.Parameter(params[0].data.copy())])
+    fresh = optim.LBFGS([nn.Parameter(params[0].array.copy())])
     fresh.load_state_dict(opt.state_dict())
     state = next(iter(fresh.state.values()))
     assert state["d"].dtype == np.float64 and state["prev_flat_grad"].dtype == np.float64

@@ -88,7 +88,7 @@ def test_linear_matches_hand_written_numpy(bias):
     bt = dp.Tensor(b, requires_grad=True) if bias else None
     out = ops.linear(xt, wt, bt)
     expected = x @ w.T + (b if bias else 0.0)
-    np.testing.assert_allclose(out.data, expected, rtol=1e-12)
+    np.testing.assert_allclose(out.array, expected, rtol=1e-12)
     out.backward(g)
     np.testing.assert_allclose(xt.grad, g @ w, rtol=1e-12)  # dx = delta W
     np.testing.assert_allclose(wt.grad, g.T @ x, rtol=1e-12)  # dW = delta^T x
@@ -110,10 +110,10 @@ def test_float32_stays_float32_end_to_end():
     model = _mlp()
     loss = nn.CrossEntropyLoss()(model(dp.Tensor(x)), dp.Tensor(y))
     assert loss.dtype == np.float32
-    assert all(n.data.dtype == np.float32 for n in _graph_nodes(loss))
+    assert all(n.array.dtype == np.float32 for n in _graph_nodes(loss))
     loss.backward()
     for name, p in model.named_parameters():
-        assert p.data.dtype == np.float32, name
+        assert p.array.dtype == np.float32, name
         assert p.grad.dtype == np.float32, name
 
 
@@ -152,7 +152,7 @@ def test_training_step_matches_pytorch():
     tmodel = torch.nn.Sequential(torch.nn.Linear(5, 7), torch.nn.ReLU(), torch.nn.Linear(7, 3))
     with torch.no_grad():
         for tp, p in zip(tmodel.parameters(), model.parameters(), strict=True):
-            tp.copy_(torch.from_numpy(p.data))
+            tp.copy_(torch.from_numpy(p.array))
     tloss = torch.nn.functional.cross_entropy(tmodel(torch.from_numpy(x)), torch.from_numpy(y))
     tloss.backward()
     np.testing.assert_allclose(loss.item(), tloss.item(), rtol=1e-5)
@@ -175,7 +175,7 @@ def test_linear_accepts_plain_array_operands():
     w = dp.Tensor(rng.standard_normal((2, 4)).astype(np.float32), requires_grad=True)
     b = rng.standard_normal(2).astype(np.float32)
     out = ops.linear(x, w, b)
-    np.testing.assert_allclose(out.data, x @ w.data.T + b, rtol=1e-6)
+    np.testing.assert_allclose(out.array, x @ w.array.T + b, rtol=1e-6)
     out.sum().backward()
     np.testing.assert_allclose(w.grad, np.ones((3, 2), np.float32).T @ x, rtol=1e-6)
 

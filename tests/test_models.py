@@ -65,10 +65,10 @@ def test_fold_scaling_makes_the_network_take_raw_data_and_answer_in_real_units()
     dp.manual_seed(0)
     network = models.build_mlp(3, 2, hidden=[4], activation="tanh", dtype=np.float64)
     with dp.no_grad():
-        expected = y_scaler.inverse_transform(network(dp.tensor(x_scaler.transform(X))).data)
+        expected = y_scaler.inverse_transform(network(dp.tensor(x_scaler.transform(X))).array)
     models.fold_scaling(network, models.affine_of(x_scaler, 3), models.affine_of(y_scaler, 2))
     with dp.no_grad():
-        np.testing.assert_allclose(network(dp.tensor(X)).data, expected, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(network(dp.tensor(X)).array, expected, rtol=1e-12, atol=1e-12)
 
 
 def test_fold_scaling_refuses_a_first_layer_that_is_not_linear():

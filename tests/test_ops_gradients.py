@@ -76,7 +76,7 @@ CASES = [
     Case("minimum", dp.minimum, anp.minimum, lambda a, b: _th().minimum(a, b), 2),
     Case(
         "where",
-        lambda a, b: dp.where(a.data > 0, a, b),
+        lambda a, b: dp.where(a.array > 0, a, b),
         # autograd's own where() returns b's gradient at the broadcast shape; this form does not
         lambda a, b: (a > 0) * a + (a <= 0) * b,
         lambda a, b: _th().where(a > 0, a, b),
@@ -137,7 +137,7 @@ CASES = [
     ),
     Case(
         "getitem_boolean",
-        lambda a: a[a.data > 0],
+        lambda a: a[a.array > 0],
         lambda a: a[a > 0],
         lambda a: a[a > 0],
         min_dims=1,
@@ -228,7 +228,7 @@ def _vjp_agrees_with_autograd(case: Case, arrays: list[np.ndarray], rng: np.rand
     v = rng.standard_normal(out.shape)
     out.backward(v)
     assert out.dtype == np.float64
-    np.testing.assert_allclose(out.data, case.ag(*arrays), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(out.array, case.ag(*arrays), rtol=1e-10, atol=1e-12)
     for i, leaf in enumerate(leaves):
         expected = autograd.grad(lambda *xs: anp.sum(case.ag(*xs) * v), i)(*arrays)
         np.testing.assert_allclose(
@@ -399,7 +399,7 @@ def test_gradient_matches_torch(case: Case) -> None:
         tleaves = [torch.tensor(x, requires_grad=True) for x in arrays]
         tout = case.th(*tleaves)
         tout.backward(torch.tensor(v).reshape(tout.shape))
-        np.testing.assert_allclose(out.data, tout.detach().numpy().reshape(out.shape), rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(out.array, tout.detach().numpy().reshape(out.shape), rtol=1e-9, atol=1e-12)
         for leaf, tleaf in zip(leaves, tleaves, strict=True):
             np.testing.assert_allclose(
                 leaf.grad, tleaf.grad.numpy(), rtol=1e-8, atol=1e-10, err_msg=case.name

@@ -23,11 +23,11 @@ def test_sigmoid_is_stable_at_plus_minus_1000() -> None:
             s = dp.sigmoid(x)
             s.sum().backward()
         assert s.dtype == dtype
-        assert np.all(np.isfinite(s.data)) and np.all(np.isfinite(x.grad))
-        assert s.data[0] == 0.0 and s.data[-1] == 1.0 and s.data[2] == 0.5
-        np.testing.assert_allclose(s.data[1], 1 / (1 + math.exp(30)), rtol=1e-5)  # tiny, not 0
+        assert np.all(np.isfinite(s.array)) and np.all(np.isfinite(x.grad))
+        assert s.array[0] == 0.0 and s.array[-1] == 1.0 and s.array[2] == 0.5
+        np.testing.assert_allclose(s.array[1], 1 / (1 + math.exp(30)), rtol=1e-5)  # tiny, not 0
         np.testing.assert_allclose(
-            x.grad, [0, s.data[1] * (1 - s.data[1]), 0.25, s.data[1], 0], rtol=1e-4, atol=1e-12
+            x.grad, [0, s.array[1] * (1 - s.array[1]), 0.25, s.array[1], 0], rtol=1e-4, atol=1e-12
         )
 
 
@@ -36,9 +36,9 @@ def test_softmax_log_softmax_logsumexp_are_stable_for_huge_inputs() -> None:
     base = np.array([0.0, 1.0, 2.0])
     expected_softmax = np.exp(base) / np.exp(base).sum()
     with np.errstate(over="raise", invalid="raise", divide="raise"):
-        s = dp.softmax(_x64(z)).data
-        ls = dp.log_softmax(_x64(z)).data
-        lse = dp.logsumexp(_x64(z), axis=1).data
+        s = dp.softmax(_x64(z)).array
+        ls = dp.log_softmax(_x64(z)).array
+        lse = dp.logsumexp(_x64(z), axis=1).array
     np.testing.assert_allclose(s[0], expected_softmax, rtol=1e-12)
     np.testing.assert_allclose(s[1], expected_softmax[::-1], rtol=1e-12)
     np.testing.assert_allclose(ls[0], np.log(expected_softmax), rtol=1e-12)
@@ -52,7 +52,7 @@ def test_logsumexp_of_all_minus_infinity_is_minus_infinity_not_nan() -> None:
 
 def test_softplus_does_not_overflow() -> None:
     with np.errstate(over="raise", invalid="raise", divide="raise"):
-        out = dp.softplus(_x64([-1000.0, 0.0, 1000.0])).data
+        out = dp.softplus(_x64([-1000.0, 0.0, 1000.0])).array
     np.testing.assert_allclose(out, [0.0, np.log(2.0), 1000.0])
 
 
@@ -78,20 +78,20 @@ def test_activation_values_match_torch(name, ours, theirs) -> None:
     torch = pytest.importorskip("torch")
     x = np.linspace(-8, 8, 41)
     expected = theirs(torch.nn.functional, torch.tensor(x)).numpy()
-    np.testing.assert_allclose(ours(_x64(x)).data, expected, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(ours(_x64(x)).array, expected, rtol=1e-12, atol=1e-14)
     x32 = x.astype(np.float32)
     out32 = ours(dp.tensor(x32))
     assert out32.dtype == np.float32
     np.testing.assert_allclose(
-        out32.data, theirs(torch.nn.functional, torch.tensor(x32)).numpy(), rtol=2e-6, atol=1e-6
+        out32.array, theirs(torch.nn.functional, torch.tensor(x32)).numpy(), rtol=2e-6, atol=1e-6
     )
 
 
 def test_gelu_mish_silu_known_values() -> None:
     # exact values at 1: gelu = Phi(1) = 0.841344746..., silu = sigmoid(1), mish = tanh(log(1 + e))
-    np.testing.assert_allclose(dp.gelu(_x64([1.0])).data, [0.8413447460685429], rtol=1e-12)
-    np.testing.assert_allclose(dp.silu(_x64([1.0])).data, [1 / (1 + math.exp(-1))], rtol=1e-12)
-    np.testing.assert_allclose(dp.mish(_x64([1.0])).data, [math.tanh(math.log1p(math.e))], rtol=1e-12)
+    np.testing.assert_allclose(dp.gelu(_x64([1.0])).array, [0.8413447460685429], rtol=1e-12)
+    np.testing.assert_allclose(dp.silu(_x64([1.0])).array, [1 / (1 + math.exp(-1))], rtol=1e-12)
+    np.testing.assert_allclose(dp.mish(_x64([1.0])).array, [math.tanh(math.log1p(math.e))], rtol=1e-12)
 
 
 def test_unknown_gelu_approximation_is_rejected() -> None:
@@ -137,7 +137,7 @@ def test_elementwise_and_reductions_match_numpy() -> None:
         (ta[[2, 0, 2]], a[[2, 0, 2]]),
     ]
     for ours, expected in pairs:
-        np.testing.assert_allclose(ours.data, expected, rtol=1e-12)
+        np.testing.assert_allclose(ours.array, expected, rtol=1e-12)
         assert ours.shape == np.shape(expected)
 
 
@@ -145,7 +145,7 @@ def test_indexing_with_repeated_integer_arrays_accumulates_in_backward() -> None
     x = dp.tensor(np.arange(5.0), requires_grad=True)
     idx = np.array([1, 3, 1, 1, 4])
     y = x[idx]
-    np.testing.assert_array_equal(y.data, [1, 3, 1, 1, 4])
+    np.testing.assert_array_equal(y.array, [1, 3, 1, 1, 4])
     y.backward(np.array([1.0, 10.0, 100.0, 1000.0, 10000.0]))
     np.testing.assert_array_equal(x.grad, [0, 1101, 0, 10, 10000])
     z = dp.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
@@ -171,10 +171,10 @@ def test_matmul_follows_numpy_for_1d_2d_and_batched(shape_a, shape_b) -> None:
     rng = np.random.default_rng(1)
     a, b = rng.standard_normal(shape_a), rng.standard_normal(shape_b)
     out = dp.matmul(_x64(a), _x64(b))
-    np.testing.assert_allclose(out.data, np.matmul(a, b), rtol=1e-12)
+    np.testing.assert_allclose(out.array, np.matmul(a, b), rtol=1e-12)
     assert out.shape == np.matmul(a, b).shape
-    np.testing.assert_allclose((_x64(a) @ b).data, a @ b, rtol=1e-12)  # ndarray on the right
-    np.testing.assert_allclose((a @ _x64(b)).data, a @ b, rtol=1e-12)  # ndarray on the left
+    np.testing.assert_allclose((_x64(a) @ b).array, a @ b, rtol=1e-12)  # ndarray on the right
+    np.testing.assert_allclose((a @ _x64(b)).array, a @ b, rtol=1e-12)  # ndarray on the left
 
 
 # ----------------------------------------------------------------- error messages

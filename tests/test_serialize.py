@@ -49,7 +49,7 @@ def test_model_round_trip_is_exact_for_every_layer_type(tmp_path):
     for (name, a), (other, b) in zip(model.state_dict().items(), loaded.state_dict().items(), strict=True):
         assert name == other and a.dtype == b.dtype and np.array_equal(a, b)
     x = np.random.default_rng(0).normal(size=(4, 5)).astype(np.float32)
-    np.testing.assert_array_equal(loaded(dp.tensor(x)).data, model(dp.tensor(x)).data)
+    np.testing.assert_array_equal(loaded(dp.tensor(x)).array, model(dp.tensor(x)).array)
     types = {type(m).__name__ for m in loaded.modules()}
     assert {"LeakyReLU", "GELU", "Mish", "SiLU", "Softplus", "ELU", "Dropout", "Flatten", "Identity"} <= types
     slopes = sorted(m.negative_slope for m in loaded.modules() if isinstance(m, nn.LeakyReLU))
@@ -64,7 +64,7 @@ def test_named_sequential_float64_and_module_list(tmp_path):
     loaded = dp.load(tmp_path / "m.npz")
     assert list(loaded.state_dict()) == ["hidden.weight", "hidden.bias", "out.weight", "out.bias"]
     assert loaded.hidden.weight.dtype == np.float64
-    np.testing.assert_array_equal(loaded.out.weight.data, model.out.weight.data)
+    np.testing.assert_array_equal(loaded.out.weight.array, model.out.weight.array)
     stack = nn.ModuleList([nn.Linear(2, 2), nn.ReLU()])
     dp.save(stack, tmp_path / "l.npz")
     assert isinstance(dp.load(tmp_path / "l.npz"), nn.ModuleList)
@@ -88,7 +88,7 @@ def test_state_dict_and_nested_tree_round_trip(tmp_path):
     for name in state:
         assert loaded[name].dtype == state[name].dtype and np.array_equal(loaded[name], state[name])
     fresh = nn.Sequential(nn.Linear(3, 2), nn.ReLU(), nn.Linear(2, 1)).load_state_dict(loaded)
-    np.testing.assert_array_equal(fresh[2].weight.data, model[2].weight.data)
+    np.testing.assert_array_equal(fresh[2].weight.array, model[2].weight.array)
 
     tree = {"state": {0: {"step": 3, "exp_avg": np.arange(4.0)}}, "betas": (0.9, 0.999),
             "scalar": np.float32(0.1), "name": "adam", "flag": True, "none": None, "inf": float("inf"),
@@ -215,7 +215,7 @@ def test_writes_are_atomic_and_leave_no_temporary_files(tmp_path, monkeypatch):
     assert folder == str(tmp_path) and temporary.startswith(".model.npz.") and target == str(path)
     monkeypatch.setattr(os, "replace", real_replace)
     dp.save(model, path)  # back to the original weights
-    assert dp.load(path).weight.data.tobytes() == model.weight.data.tobytes()
+    assert dp.load(path).weight.array.tobytes() == model.weight.array.tobytes()
     original = path.read_bytes()
 
     def failing_savez(handle, **entries):

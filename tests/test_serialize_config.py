@@ -101,10 +101,10 @@ class Standardise(nn.Module):
 
     def forward(self, x):
         if self.training:  # buffers reassigned, as BatchNorm's running statistics will be
-            batch_mean = x.data.reshape(len(x.data), -1).mean(axis=0)
-            self.running_mean = (1 - self.momentum) * self.running_mean.data + self.momentum * batch_mean
-            self.steps = self.steps.data + 1
-        flat = (x.reshape(len(x.data), -1) - self.running_mean) * self.scale
+            batch_mean = x.array.reshape(len(x.array), -1).mean(axis=0)
+            self.running_mean = (1 - self.momentum) * self.running_mean.array + self.momentum * batch_mean
+            self.steps = self.steps.array + 1
+        flat = (x.reshape(len(x.array), -1) - self.running_mean) * self.scale
         out = self.head(self.mix(flat))
         for branch in self.branches:
             out = branch(out)
@@ -136,7 +136,7 @@ def test_a_user_layer_with_a_buffer_a_tuple_and_submodules_round_trips(tmp_path,
     for (name, a), (other, b) in zip(model.state_dict().items(), loaded.state_dict().items(), strict=True):
         assert name == other and a.dtype == b.dtype and np.array_equal(a, b), name
     model.eval(), loaded.eval()
-    np.testing.assert_array_equal(loaded(dp.tensor(x)).data, model(dp.tensor(x)).data)
+    np.testing.assert_array_equal(loaded(dp.tensor(x)).array, model(dp.tensor(x)).array)
 
 
 def test_the_default_get_config_reads_the_constructor_arguments():
@@ -227,11 +227,11 @@ def test_no_initialisation_draws_and_touches_nothing():
         init.zeros_(weight)
         layer = nn.Linear(3, 2)
     assert dp.get_rng_state() == before
-    np.testing.assert_array_equal(weight.data, 7.0)
+    np.testing.assert_array_equal(weight.array, 7.0)
     init.zeros_(weight)  # back to normal outside the block, also after an error inside one
-    np.testing.assert_array_equal(weight.data, 0.0)
+    np.testing.assert_array_equal(weight.array, 0.0)
     with pytest.raises(RuntimeError), init.no_initialisation():
         raise RuntimeError
     init.ones_(weight)
-    np.testing.assert_array_equal(weight.data, 1.0)
+    np.testing.assert_array_equal(weight.array, 1.0)
     assert layer.weight.shape == (2, 3)

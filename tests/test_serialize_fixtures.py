@@ -36,7 +36,7 @@ def assert_same_arrays(actual, wanted):
 def test_v1_model_file_loads_to_the_same_weights_and_outputs(expected):
     model = dp.load(FIXTURES / "v1_model.npz").eval()
     assert_same_arrays(model.state_dict(), prefixed(expected, "model/"))
-    output = model(dp.tensor(expected["model_input"])).data
+    output = model(dp.tensor(expected["model_input"])).array
     np.testing.assert_array_equal(output, expected["model_output"])
     assert [type(m).__name__ for m in model.body][:4] == ["Linear", "LeakyReLU", "Linear", "ELU"]
     assert model.body[2].bias is None and model.body[1].negative_slope == 0.2

@@ -295,7 +295,7 @@ def test_a_real_file_loads_within_its_own_budget(tmp_path):
     dp.save(model, path)
     size = path.stat().st_size
     loaded = dp.load(path, max_bytes=size)
-    np.testing.assert_array_equal(loaded[0].weight.data, model[0].weight.data)
+    np.testing.assert_array_equal(loaded[0].weight.array, model[0].weight.array)
     with pytest.raises(ModelFileError, match="uncompressed data"):
         dp.load(path, max_bytes=size // 2)
     assert issubclass(ModelFileError, DeltapropError)

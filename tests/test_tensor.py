@@ -22,7 +22,7 @@ def test_attributes_of_a_tensor() -> None:
     assert t.grad is None
     assert t.requires_grad is True
     assert t.is_leaf
-    assert isinstance(t.data, np.ndarray)
+    assert isinstance(t.array, np.ndarray)
     np.testing.assert_array_equal(t.numpy(), [[1, 2, 3], [4, 5, 6]])
     assert dp.tensor(3.5).item() == 3.5
     with pytest.raises(ValueError, match="6 elements"):
@@ -193,7 +193,7 @@ def test_retain_grad_keeps_an_intermediate_gradient() -> None:
     x = dp.tensor([1.0, -2.0], requires_grad=True)
     h = (x * 3).retain_grad()
     (h * h).sum().backward()
-    np.testing.assert_allclose(h.grad, 2 * h.data)
+    np.testing.assert_allclose(h.grad, 2 * h.array)
     assert (x * 3).grad is None
 
 
@@ -214,7 +214,7 @@ def test_detach_cuts_the_graph_but_shares_the_values() -> None:
     y = x * 2
     d = y.detach()
     assert d.is_leaf and not d.requires_grad
-    assert np.shares_memory(d.data, y.data)
+    assert np.shares_memory(d.array, y.array)
     out = (d * x).sum()
     out.backward()
     np.testing.assert_allclose(x.grad, [2.0, 4.0])  # d counted as a constant
@@ -257,7 +257,7 @@ def test_comparisons_give_boolean_tensors_without_gradient() -> None:
         (x > dp.tensor([0.0, 5.0, 0.0]), [True, False, True]),
     ]:
         assert result.dtype == bool and not result.requires_grad and result.is_leaf
-        np.testing.assert_array_equal(result.data, expected)
+        np.testing.assert_array_equal(result.array, expected)
 
 
 def test_repr_names_grad_fn_and_dtype() -> None:
@@ -313,7 +313,7 @@ def test_a_training_step_leaves_nothing_for_the_cycle_collector() -> None:
             loss.backward()
             with dp.no_grad():
                 for p in model.parameters():
-                    p.data -= 0.1 * p.grad
+                    p.array -= 0.1 * p.grad
         del loss
         assert gc.collect() == 0
     finally:

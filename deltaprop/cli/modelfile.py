@@ -224,7 +224,7 @@ def forward_numpy(model: Any, X: np.ndarray, batch_size: int = 4096) -> np.ndarr
     with deltaprop.no_grad():
         for start in range(0, len(X), batch_size):
             out = model(deltaprop.tensor(X[start : start + batch_size]))
-            outputs.append(np.asarray(out.data))
+            outputs.append(np.asarray(out.array))
     return np.concatenate(outputs) if outputs else np.zeros((0, 1), np.float32)
 
 

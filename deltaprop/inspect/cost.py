@@ -85,8 +85,8 @@ class _Net:
     def __init__(self, model: nn.Module) -> None:
         self.layers = []
         for _, linear, _, act in dense_layers(model):
-            W = np.array(linear.weight.data, dtype=np.float64)
-            b = np.zeros(W.shape[0]) if linear.bias is None else np.array(linear.bias.data, dtype=np.float64)
+            W = np.array(linear.weight.array, dtype=np.float64)
+            b = np.zeros(W.shape[0]) if linear.bias is None else np.array(linear.bias.array, dtype=np.float64)
             self.layers.append((W, b, act))
         self.macs = 0
 
@@ -97,7 +97,7 @@ class _Net:
         if act is None:
             return z
         with no_grad():
-            return np.asarray(act(Tensor(z)).data, dtype=np.float64)
+            return np.asarray(act(Tensor(z)).array, dtype=np.float64)
 
     def loss(self, x: np.ndarray, y: np.ndarray) -> float:
         a = x
@@ -147,7 +147,7 @@ def _mlp(sizes: tuple[int, ...], rng: np.random.Generator) -> nn.Sequential:
     layers: list[nn.Module] = []
     for k, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=False)):
         linear = nn.Linear(n_in, n_out, dtype=np.float64)
-        linear.weight.data[...] = rng.uniform(-1, 1, (n_out, n_in)) / np.sqrt(n_in)
+        linear.weight.array[...] = rng.uniform(-1, 1, (n_out, n_in)) / np.sqrt(n_in)
         layers.append(linear)
         if k < len(sizes) - 2:
             layers.append(nn.Sigmoid())

@@ -85,14 +85,14 @@ class GradientFlow(Callback):
             grad = layer.weight.grad
             norm = float("nan") if grad is None else float(np.linalg.norm(np.asarray(grad, dtype=np.float64)))
             self._norms[name].append(norm)
-            self._before[name] = np.array(layer.weight.data, dtype=np.float64)
+            self._before[name] = np.array(layer.weight.array, dtype=np.float64)
 
     def on_batch_end(self, run: Any) -> None:
         for name, layer in self._layers:
             before = self._before.pop(name, None)
             if before is None:
                 continue
-            change = np.linalg.norm(np.asarray(layer.weight.data, dtype=np.float64) - before)
+            change = np.linalg.norm(np.asarray(layer.weight.array, dtype=np.float64) - before)
             self._ratios[name].append(float(change / (np.linalg.norm(before) + 1e-12)))
 
     def on_epoch_end(self, run: Any) -> None:
@@ -201,7 +201,7 @@ _WATCHED = (nn.ReLU, nn.Sigmoid, nn.Tanh)
 
 
 def _activation_health(act: Any, output: Tensor) -> tuple[str, float]:
-    values = np.asarray(output.data, dtype=np.float64).reshape(output.shape[0] if output.ndim > 1 else 1, -1)
+    values = np.asarray(output.array, dtype=np.float64).reshape(output.shape[0] if output.ndim > 1 else 1, -1)
     if isinstance(act, nn.ReLU):
         return "dead_relu", float(np.mean(np.all(values <= 0, axis=0)))
     if isinstance(act, nn.Sigmoid):

@@ -72,8 +72,8 @@ def _activation(name: str) -> nn.Module | None:
 
 def _neuron(w: np.ndarray, b: float, activation: str) -> nn.Sequential:
     linear = nn.Linear(w.size, 1, dtype=np.float64)
-    linear.weight.data[...] = w.reshape(1, -1)
-    linear.bias.data[...] = b
+    linear.weight.array[...] = w.reshape(1, -1)
+    linear.bias.array[...] = b
     act = _activation(activation)
     return nn.Sequential(linear) if act is None else nn.Sequential(linear, act)
 
@@ -190,8 +190,8 @@ def network(
     layers: list[nn.Module] = []
     for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=False):
         linear = nn.Linear(n_in, n_out, dtype=np.float64)
-        linear.weight.data[...] = rng.uniform(-1, 1, (n_out, n_in))
-        linear.bias.data[...] = rng.uniform(-1, 1, n_out)
+        linear.weight.array[...] = rng.uniform(-1, 1, (n_out, n_in))
+        linear.bias.array[...] = rng.uniform(-1, 1, n_out)
         layers.append(linear)
         act = _activation(activation)
         if act is not None:
@@ -214,7 +214,7 @@ def network(
             say("update: W^l <- W^l - lr * dC/dW^l, b^l <- b^l - lr * dC/db^l")
         grads = tr.gradients()
         for name, p in model.named_parameters():
-            p.data -= lr * grads[name]
+            p.array -= lr * grads[name]
     errors.append(trace(model, x, t, loss).loss)
     say(f"error before: {errors[0]:.9f}; after {steps} update(s): {errors[-1]:.9f}")
     if steps > 1:

@@ -135,17 +135,17 @@ def plot_decision_boundary(model: Any, X: Any, y: Any, path: str | None = None, 
     columns, or as one score thresholded at 0.5 when it has one.
     """
     plt = _pyplot()
-    X = np.asarray(X.data if isinstance(X, Tensor) else X, dtype=np.float64)
-    y = np.asarray(y.data if isinstance(y, Tensor) else y).reshape(-1)
+    X = np.asarray(X.array if isinstance(X, Tensor) else X, dtype=np.float64)
+    y = np.asarray(y.array if isinstance(y, Tensor) else y).reshape(-1)
     if X.ndim != 2 or X.shape[1] != 2:
         raise ValueError(f"plot_decision_boundary: needs 2-D inputs of shape (N, 2), got {X.shape}")
     pad = 0.1 * (X.max(axis=0) - X.min(axis=0) + 1e-9)
     lo, hi = X.min(axis=0) - pad, X.max(axis=0) + pad
     g0, g1 = np.meshgrid(np.linspace(lo[0], hi[0], resolution), np.linspace(lo[1], hi[1], resolution))
     grid = np.column_stack([g0.ravel(), g1.ravel()])
-    dtype = next(iter(model.parameters())).data.dtype if hasattr(model, "parameters") else np.float64
+    dtype = next(iter(model.parameters())).array.dtype if hasattr(model, "parameters") else np.float64
     with no_grad():
-        scores = np.asarray(model(Tensor(grid.astype(dtype))).data, dtype=np.float64)
+        scores = np.asarray(model(Tensor(grid.astype(dtype))).array, dtype=np.float64)
     scores = scores.reshape(len(grid), -1)
     labels = scores.argmax(axis=1) if scores.shape[1] > 1 else (scores[:, 0] > 0.5).astype(int)
     fig, ax = plt.subplots(figsize=(4.5, 4))

@@ -315,8 +315,8 @@ def as_loss(loss: Any):
 
 
 def _prepare(x: Any, y: Any, n_out: int) -> tuple[np.ndarray, np.ndarray, bool]:
-    x = np.asarray(x.data if isinstance(x, Tensor) else x)
-    y = np.asarray(y.data if isinstance(y, Tensor) else y)
+    x = np.asarray(x.array if isinstance(x, Tensor) else x)
+    y = np.asarray(y.array if isinstance(y, Tensor) else y)
     single = x.ndim == 1
     if x.ndim not in (1, 2):
         raise ShapeError(f"trace: x must be one example (n_in,) or a batch (N, n_in), got shape {x.shape}")
@@ -347,8 +347,8 @@ def trace(model: nn.Module, x: Any, y: Any, loss: Any = "squared_error", *, chec
     a_prev = x64
     forward = []
     for l, (lin_name, linear, act_name, act) in enumerate(blocks, start=1):
-        W = np.asarray(linear.weight.data, dtype=np.float64)
-        b = None if linear.bias is None else np.asarray(linear.bias.data, dtype=np.float64)
+        W = np.asarray(linear.weight.array, dtype=np.float64)
+        b = None if linear.bias is None else np.asarray(linear.bias.array, dtype=np.float64)
         if a_prev.shape[1] != W.shape[1]:
             raise ShapeError(
                 f"trace: layer {l} ({lin_name or 'Linear'}) expects {W.shape[1]} inputs but gets "
@@ -359,7 +359,7 @@ def trace(model: nn.Module, x: Any, y: Any, loss: Any = "squared_error", *, chec
             a = z
         else:
             with no_grad():
-                a = np.asarray(act(Tensor(z)).data, dtype=np.float64)
+                a = np.asarray(act(Tensor(z)).array, dtype=np.float64)
         forward.append(
             (l, lin_name, linear, act_name, act, W, b, a_prev, z, a, activation_derivative(act, z, a))
         )
@@ -405,7 +405,7 @@ def trace(model: nn.Module, x: Any, y: Any, loss: Any = "squared_error", *, chec
         x=x64[0] if single else x64,
         y=y64[0] if single else y64,
         prediction=prediction[0] if single else prediction,
-        loss=float(np.asarray(value.data)),
+        loss=float(np.asarray(value.array)),
         loss_name=type(loss_fn).__name__ if not isinstance(loss, str) else loss,
         output_grad=output_grad[0] if single else output_grad,
         single=single,
@@ -425,7 +425,7 @@ def _check_against_engine(model, loss_fn, x64, y64, result: Trace) -> float:
     params = dict(twin.named_parameters())
     if isinstance(model, nn.Linear):
         params = {"weight": twin.weight, "bias": twin.bias}
-    worst = abs(float(np.asarray(value.data)) - result.loss)
+    worst = abs(float(np.asarray(value.array)) - result.loss)
     for name, mine in result.gradients().items():
         engine = params[name].grad
         engine = np.zeros_like(mine) if engine is None else np.asarray(engine, dtype=np.float64)

@@ -41,21 +41,21 @@ def _end_linear(model: Any, end: str) -> Any:
 def fold_input_scaling(model: Any, a: np.ndarray, c: np.ndarray) -> None:
     """Make the model take raw x where it was trained on a * x + c (in place, float64 arithmetic)."""
     first = _end_linear(model, "first")
-    W = first.weight.data.astype(np.float64)
+    W = first.weight.array.astype(np.float64)
     if first.bias is not None:
-        first.bias.data[...] = first.bias.data.astype(np.float64) + W @ c
+        first.bias.array[...] = first.bias.array.astype(np.float64) + W @ c
     elif np.any(c):
         raise TypeError("fold_scaling: the first Linear has no bias, so the input shift cannot be folded in")
-    first.weight.data[...] = W * a[None, :]
+    first.weight.array[...] = W * a[None, :]
 
 
 def fold_output_scaling(model: Any, a: np.ndarray, c: np.ndarray) -> None:
     """Make the model answer y where it was trained on targets t = a * y + c (in place)."""
     last = _end_linear(model, "last")
-    W = last.weight.data.astype(np.float64)
-    last.weight.data[...] = W / a[:, None]
+    W = last.weight.array.astype(np.float64)
+    last.weight.array[...] = W / a[:, None]
     if last.bias is not None:
-        last.bias.data[...] = (last.bias.data.astype(np.float64) - c) / a
+        last.bias.array[...] = (last.bias.array.astype(np.float64) - c) / a
     elif np.any(c):
         raise TypeError("fold_scaling: the last Linear has no bias, so the target shift cannot be folded in")
 

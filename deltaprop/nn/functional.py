@@ -55,7 +55,7 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
 
 def one_hot(labels, num_classes: int | None = None) -> Tensor:
     """Integer labels (N,) -> float32 one-hot rows (N, num_classes), in the labels' array library."""
-    values = labels.data if isinstance(labels, Tensor) else labels
+    values = labels.array if isinstance(labels, Tensor) else labels
     xp = backend.array_module(values)
     values = xp.asarray(values).astype(int)
     classes = int(values.max()) + 1 if num_classes is None else num_classes

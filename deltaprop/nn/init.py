@@ -72,19 +72,19 @@ def no_initialisation() -> Iterator[None]:
 
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
     if not _SKIPPING.get():
-        tensor.data[...] = random.uniform(tensor.shape, a, b, dtype=tensor.dtype, xp=tensor.xp)
+        tensor.array[...] = random.uniform(tensor.shape, a, b, dtype=tensor.dtype, xp=tensor.xp)
     return tensor
 
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
     if not _SKIPPING.get():
-        tensor.data[...] = random.normal(tensor.shape, mean, std, dtype=tensor.dtype, xp=tensor.xp)
+        tensor.array[...] = random.normal(tensor.shape, mean, std, dtype=tensor.dtype, xp=tensor.xp)
     return tensor
 
 
 def constant_(tensor: Tensor, value: float) -> Tensor:
     if not _SKIPPING.get():
-        tensor.data[...] = value
+        tensor.array[...] = value
     return tensor
 
 

@@ -318,7 +318,7 @@ class Module:
         """
         xp = backend.device_module(device)
         for tensor in [*self.parameters(), *self.buffers()]:
-            tensor.data = backend.to_module(tensor.data, xp)
+            tensor.array = backend.to_module(tensor.array, xp)
             if tensor.grad is not None:
                 tensor.grad = backend.to_module(tensor.grad, xp)
         return self
@@ -326,11 +326,11 @@ class Module:
     def astype(self, dtype: Any) -> Module:
         """Cast every parameter and floating-point buffer (e.g. to float64 for gradient checks)."""
         for param in self.parameters():
-            param.data = param.data.astype(dtype)
+            param.array = param.array.astype(dtype)
             param.grad = None
         for buffer in self.buffers():
-            if buffer.data.dtype.kind == "f":
-                buffer.data = buffer.data.astype(dtype)
+            if buffer.array.dtype.kind == "f":
+                buffer.array = buffer.array.astype(dtype)
         return self
 
     def double(self) -> Module:
@@ -342,9 +342,9 @@ class Module:
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, np.ndarray]:
         """Every parameter and persistent buffer by dotted name, as NumPy arrays (copies)."""
-        state = {name: backend.to_numpy(p.data).copy() for name, p in self.named_parameters()}
+        state = {name: backend.to_numpy(p.array).copy() for name, p in self.named_parameters()}
         for name, value in self._persistent_buffers():
-            state[name] = backend.to_numpy(value.data).copy()
+            state[name] = backend.to_numpy(value.array).copy()
         return state
 
     def load_state_dict(self, state: dict[str, Any], strict: bool = True) -> Module:
@@ -361,13 +361,13 @@ class Module:
         for name, tensor in [*own.items(), *buffers.items()]:
             if name not in state:
                 continue
-            value = np.asarray(state[name].data if isinstance(state[name], Tensor) else state[name])
+            value = np.asarray(state[name].array if isinstance(state[name], Tensor) else state[name])
             if value.shape != tensor.shape:
                 raise ShapeError(
                     f"load_state_dict: '{name}' has shape {value.shape} in the state but "
                     f"{tensor.shape} in the model"
                 )
-            tensor.data[...] = backend.to_module(value, tensor.xp)
+            tensor.array[...] = backend.to_module(value, tensor.xp)
         return self
 
     def get_submodule(self, target: str) -> Module:

@@ -95,7 +95,7 @@ class _BackwardHookCall:
         wrapped = list(args)
         for i, arg in enumerate(args):
             if isinstance(arg, Tensor) and arg.requires_grad:
-                wrapped[i] = make_result(arg.data, (arg,), _input_node_backward, (self, i), "BackwardHook")
+                wrapped[i] = make_result(arg.array, (arg,), _input_node_backward, (self, i), "BackwardHook")
                 self.waiting += 1
         return tuple(wrapped)
 
@@ -108,7 +108,7 @@ class _BackwardHookCall:
             )
         if not output.requires_grad:
             return output
-        return make_result(output.data, (output,), _output_node_backward, (self,), "BackwardHook")
+        return make_result(output.array, (output,), _output_node_backward, (self,), "BackwardHook")
 
     # ------------------------------------------------------------------ the two events
     def output_gradient_ready(self, g: Any) -> Any:
@@ -128,7 +128,7 @@ class _BackwardHookCall:
                         f"{type(module).__name__}: a backward hook returned input gradients, but no input "
                         "of this module requires grad; return None"
                     )
-        return grad_outputs[0].data if isinstance(grad_outputs[0], Tensor) else grad_outputs[0]
+        return grad_outputs[0].array if isinstance(grad_outputs[0], Tensor) else grad_outputs[0]
 
     def input_gradient_ready(self, index: int, g: Any) -> Any:
         self.grad_inputs[index] = Tensor._wrap(g)
@@ -150,7 +150,7 @@ class _BackwardHookCall:
                 )
             grad_inputs = _as_gradient_tuple(result, grad_inputs, module, "backward hook")
         chosen = grad_inputs[index]
-        return chosen.data if isinstance(chosen, Tensor) else chosen
+        return chosen.array if isinstance(chosen, Tensor) else chosen
 
 
 def _tuple(value: Any) -> tuple:

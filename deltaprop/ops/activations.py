@@ -36,7 +36,7 @@ def _sigmoid(x):
 
 def sigmoid(a) -> Tensor:
     a = as_tensor(a)
-    out = _sigmoid(a.data)
+    out = _sigmoid(a.array)
     return make_result(out, (a,), _sigmoid_backward, (out,), "sigmoid")
 
 
@@ -51,7 +51,7 @@ def _sigmoid_backward(g, saved, parents):
 # ----------------------------------------------------------------- tanh
 def tanh(a) -> Tensor:
     a = as_tensor(a)
-    out = np.tanh(a.data)
+    out = np.tanh(a.array)
     return make_result(out, (a,), _tanh_backward, (out,), "tanh")
 
 
@@ -63,7 +63,7 @@ def _tanh_backward(g, saved, parents):
 # ----------------------------------------------------------------- ReLU family
 def relu(a) -> Tensor:
     a = as_tensor(a)
-    out = np.maximum(a.data, 0)
+    out = np.maximum(a.array, 0)
     return make_result(out, (a,), _relu_backward, (out,), "relu")
 
 
@@ -74,8 +74,8 @@ def _relu_backward(g, saved, parents):
 
 def leaky_relu(a, negative_slope: float = 0.01) -> Tensor:
     a = as_tensor(a)
-    positive = a.data > 0
-    out = np.where(positive, a.data, a.data * negative_slope)
+    positive = a.array > 0
+    out = np.where(positive, a.array, a.array * negative_slope)
     return make_result(out, (a,), _leaky_relu_backward, (positive, negative_slope), "leaky_relu")
 
 
@@ -86,9 +86,9 @@ def _leaky_relu_backward(g, saved, parents):
 
 def elu(a, alpha: float = 1.0) -> Tensor:
     a = as_tensor(a)
-    positive = a.data > 0
-    exp_part = alpha * np.expm1(np.minimum(a.data, 0))
-    out = np.where(positive, a.data, exp_part)
+    positive = a.array > 0
+    exp_part = alpha * np.expm1(np.minimum(a.array, 0))
+    out = np.where(positive, a.array, exp_part)
     return make_result(out, (a,), _elu_backward, (positive, exp_part, alpha), "elu")
 
 
@@ -101,8 +101,8 @@ def _elu_backward(g, saved, parents):
 def softplus(a) -> Tensor:
     """log(1 + e^x), computed as logaddexp(0, x) so large x does not overflow."""
     a = as_tensor(a)
-    out = np.logaddexp(0, a.data)
-    return make_result(out, (a,), _softplus_backward, (a.data,), "softplus")
+    out = np.logaddexp(0, a.array)
+    return make_result(out, (a,), _softplus_backward, (a.array,), "softplus")
 
 
 def _softplus_backward(g, saved, parents):
@@ -113,8 +113,8 @@ def _softplus_backward(g, saved, parents):
 def silu(a) -> Tensor:
     """Swish: x * sigmoid(x)."""
     a = as_tensor(a)
-    s = _sigmoid(a.data)
-    return make_result(a.data * s, (a,), _silu_backward, (a.data, s), "silu")
+    s = _sigmoid(a.array)
+    return make_result(a.array * s, (a,), _silu_backward, (a.array, s), "silu")
 
 
 def _silu_backward(g, saved, parents):
@@ -128,8 +128,8 @@ swish = silu
 def mish(a) -> Tensor:
     """x * tanh(softplus(x))."""
     a = as_tensor(a)
-    t = np.tanh(np.logaddexp(0, a.data))
-    return make_result(a.data * t, (a,), _mish_backward, (a.data, t), "mish")
+    t = np.tanh(np.logaddexp(0, a.array))
+    return make_result(a.array * t, (a,), _mish_backward, (a.array, t), "mish")
 
 
 def _mish_backward(g, saved, parents):
@@ -161,7 +161,7 @@ def _erf(x):
 def gelu(a, approximate: str = "none") -> Tensor:
     """x * Phi(x), Phi the standard normal CDF; ``approximate='tanh'`` uses the tanh formula."""
     a = as_tensor(a)
-    x = a.data
+    x = a.array
     if approximate == "tanh":
         inner = _SQRT_2_OVER_PI * (x + 0.044715 * x**3)
         t = np.tanh(inner)
@@ -188,7 +188,7 @@ def _gelu_tanh_backward(g, saved, parents):
 # ----------------------------------------------------------------- softmax
 def softmax(a, axis: int = -1) -> Tensor:
     a = as_tensor(a)
-    shifted = np.exp(a.data - a.data.max(axis=axis, keepdims=True))
+    shifted = np.exp(a.array - a.array.max(axis=axis, keepdims=True))
     out = shifted / shifted.sum(axis=axis, keepdims=True)
     return make_result(out, (a,), _softmax_backward, (out, axis), "softmax")
 
@@ -201,7 +201,7 @@ def _softmax_backward(g, saved, parents):
 
 def log_softmax(a, axis: int = -1) -> Tensor:
     a = as_tensor(a)
-    shifted = a.data - a.data.max(axis=axis, keepdims=True)
+    shifted = a.array - a.array.max(axis=axis, keepdims=True)
     out = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
     return make_result(out, (a,), _log_softmax_backward, (out, axis), "log_softmax")
 

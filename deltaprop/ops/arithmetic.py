@@ -23,7 +23,7 @@ def _pair(a, b) -> tuple[Tensor, Tensor]:
     """
     if isinstance(a, Tensor):
         if isinstance(b, Tensor):
-            if a.data.dtype is b.data.dtype or a.data.dtype == b.data.dtype:
+            if a.array.dtype is b.array.dtype or a.array.dtype == b.array.dtype:
                 return a, b
             return _match_dtypes(a, b)
         return a, as_tensor(b, like=a)
@@ -32,18 +32,18 @@ def _pair(a, b) -> tuple[Tensor, Tensor]:
 
 
 def _match_dtypes(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
-    fa, fb = a.data.dtype.kind == "f", b.data.dtype.kind == "f"
+    fa, fb = a.array.dtype.kind == "f", b.array.dtype.kind == "f"
     if fa and fb:
         # float32 with float64: a 0-d operand (a scalar) follows the other one, else NumPy's rule
-        if b.data.ndim == 0 and a.data.ndim > 0:
-            return a, astype(b, a.data.dtype)
-        if a.data.ndim == 0 and b.data.ndim > 0:
-            return astype(a, b.data.dtype), b
+        if b.array.ndim == 0 and a.array.ndim > 0:
+            return a, astype(b, a.array.dtype)
+        if a.array.ndim == 0 and b.array.ndim > 0:
+            return astype(a, b.array.dtype), b
         return a, b
     if fa:
-        return a, astype(b, a.data.dtype)
+        return a, astype(b, a.array.dtype)
     if fb:
-        return astype(a, b.data.dtype), b
+        return astype(a, b.array.dtype), b
     return a, b
 
 
@@ -59,7 +59,7 @@ def _broadcast_error(op: str, a: Tensor, b: Tensor) -> ShapeError:
 def add(a, b) -> Tensor:
     a, b = _pair(a, b)
     try:
-        out = a.data + b.data
+        out = a.array + b.array
     except ValueError:
         raise _broadcast_error("add", a, b) from None
     return make_result(out, (a, b), _add_backward, (), "add")
@@ -69,8 +69,8 @@ def _add_backward(g, saved, parents):
     # a parent that needs a gradient is there to tell its own shape; the sum undoes broadcasting
     a, b = parents
     return (
-        None if a is None else unbroadcast(g, a.data.shape),
-        None if b is None else unbroadcast(g, b.data.shape),
+        None if a is None else unbroadcast(g, a.array.shape),
+        None if b is None else unbroadcast(g, b.array.shape),
     )
 
 
@@ -78,7 +78,7 @@ def _add_backward(g, saved, parents):
 def sub(a, b) -> Tensor:
     a, b = _pair(a, b)
     try:
-        out = a.data - b.data
+        out = a.array - b.array
     except ValueError:
         raise _broadcast_error("sub", a, b) from None
     return make_result(out, (a, b), _sub_backward, (), "sub")
@@ -87,8 +87,8 @@ def sub(a, b) -> Tensor:
 def _sub_backward(g, saved, parents):
     a, b = parents
     return (
-        None if a is None else unbroadcast(g, a.data.shape),
-        None if b is None else unbroadcast(-g, b.data.shape),
+        None if a is None else unbroadcast(g, a.array.shape),
+        None if b is None else unbroadcast(-g, b.array.shape),
     )
 
 
@@ -96,10 +96,10 @@ def _sub_backward(g, saved, parents):
 def mul(a, b) -> Tensor:
     a, b = _pair(a, b)
     try:
-        out = a.data * b.data
+        out = a.array * b.array
     except ValueError:
         raise _broadcast_error("mul", a, b) from None
-    return make_result(out, (a, b), _mul_backward, (a.data, b.data), "mul")
+    return make_result(out, (a, b), _mul_backward, (a.array, b.array), "mul")
 
 
 def _mul_backward(g, saved, parents):
@@ -113,10 +113,10 @@ def _mul_backward(g, saved, parents):
 def div(a, b) -> Tensor:
     a, b = _pair(a, b)
     try:
-        out = a.data / b.data
+        out = a.array / b.array
     except ValueError:
         raise _broadcast_error("div", a, b) from None
-    return make_result(out, (a, b), _div_backward, (a.data, b.data), "div")
+    return make_result(out, (a, b), _div_backward, (a.array, b.array), "div")
 
 
 def _div_backward(g, saved, parents):
@@ -130,13 +130,13 @@ def _div_backward(g, saved, parents):
 def pow(a, b) -> Tensor:  # noqa: A001 - the operator's name
     if isinstance(a, Tensor) and not isinstance(b, Tensor) and np.ndim(b) == 0:
         # the common case x ** 2: a constant exponent, d/da = b a^(b-1)
-        return make_result(a.data**b, (a,), _pow_scalar_backward, (a.data, b), "pow")
+        return make_result(a.array**b, (a,), _pow_scalar_backward, (a.array, b), "pow")
     a, b = _pair(a, b)
     try:
-        out = a.data**b.data
+        out = a.array**b.array
     except ValueError:
         raise _broadcast_error("pow", a, b) from None
-    return make_result(out, (a, b), _pow_backward, (a.data, b.data, out), "pow")
+    return make_result(out, (a, b), _pow_backward, (a.array, b.array, out), "pow")
 
 
 def _pow_scalar_backward(g, saved, parents):
@@ -160,7 +160,7 @@ def _pow_backward(g, saved, parents):
 # ----------------------------------------------------------------- unary
 def neg(a) -> Tensor:
     a = as_tensor(a)
-    return make_result(-a.data, (a,), _neg_backward, (), "neg")
+    return make_result(-a.array, (a,), _neg_backward, (), "neg")
 
 
 def _neg_backward(g, saved, parents):
@@ -169,7 +169,7 @@ def _neg_backward(g, saved, parents):
 
 def abs(a) -> Tensor:  # noqa: A001
     a = as_tensor(a)
-    return make_result(np.abs(a.data), (a,), _abs_backward, (a.data,), "abs")
+    return make_result(np.abs(a.array), (a,), _abs_backward, (a.array,), "abs")
 
 
 def _abs_backward(g, saved, parents):
@@ -179,7 +179,7 @@ def _abs_backward(g, saved, parents):
 
 def exp(a) -> Tensor:
     a = as_tensor(a)
-    out = np.exp(a.data)
+    out = np.exp(a.array)
     return make_result(out, (a,), _exp_backward, (out,), "exp")
 
 
@@ -190,7 +190,7 @@ def _exp_backward(g, saved, parents):
 
 def log(a) -> Tensor:
     a = as_tensor(a)
-    return make_result(np.log(a.data), (a,), _log_backward, (a.data,), "log")
+    return make_result(np.log(a.array), (a,), _log_backward, (a.array,), "log")
 
 
 def _log_backward(g, saved, parents):
@@ -200,7 +200,7 @@ def _log_backward(g, saved, parents):
 
 def sqrt(a) -> Tensor:
     a = as_tensor(a)
-    out = np.sqrt(a.data)
+    out = np.sqrt(a.array)
     return make_result(out, (a,), _sqrt_backward, (out,), "sqrt")
 
 
@@ -211,7 +211,7 @@ def _sqrt_backward(g, saved, parents):
 
 def astype(a, dtype) -> Tensor:
     a = as_tensor(a)
-    return make_result(a.data.astype(dtype), (a,), _astype_backward, (a.dtype,), "astype")
+    return make_result(a.array.astype(dtype), (a,), _astype_backward, (a.dtype,), "astype")
 
 
 def _astype_backward(g, saved, parents):
@@ -223,32 +223,32 @@ def _astype_backward(g, saved, parents):
 def maximum(a, b) -> Tensor:
     a, b = _pair(a, b)
     try:
-        take_a = a.data >= b.data  # ties send the gradient to a, like np.maximum's choice
+        take_a = a.array >= b.array  # ties send the gradient to a, like np.maximum's choice
     except ValueError:
         raise _broadcast_error("maximum", a, b) from None
     return make_result(
-        np.maximum(a.data, b.data), (a, b), _select_backward, (take_a, a.shape, b.shape), "maximum"
+        np.maximum(a.array, b.array), (a, b), _select_backward, (take_a, a.shape, b.shape), "maximum"
     )
 
 
 def minimum(a, b) -> Tensor:
     a, b = _pair(a, b)
     try:
-        take_a = a.data <= b.data
+        take_a = a.array <= b.array
     except ValueError:
         raise _broadcast_error("minimum", a, b) from None
     return make_result(
-        np.minimum(a.data, b.data), (a, b), _select_backward, (take_a, a.shape, b.shape), "minimum"
+        np.minimum(a.array, b.array), (a, b), _select_backward, (take_a, a.shape, b.shape), "minimum"
     )
 
 
 def where(condition, a, b) -> Tensor:
     """``a`` where ``condition`` holds, else ``b`` (the condition gets no gradient)."""
     a, b = _pair(a, b)
-    take_a = condition.data if isinstance(condition, Tensor) else condition
+    take_a = condition.array if isinstance(condition, Tensor) else condition
     take_a = a.xp.asarray(take_a, dtype=bool)
     try:
-        out = np.where(take_a, a.data, b.data)
+        out = np.where(take_a, a.array, b.array)
     except ValueError:
         raise ShapeError(
             f"where: condition {take_a.shape}, a {a.shape} and b {b.shape} do not broadcast together"
@@ -268,8 +268,8 @@ def clip(a, min=None, max=None) -> Tensor:  # noqa: A002 - NumPy's names
     a = as_tensor(a)
     if min is None and max is None:
         raise ValueError("clip: give min, max or both")
-    out = np.clip(a.data, min, max)
-    inside = out == a.data
+    out = np.clip(a.array, min, max)
+    inside = out == a.array
     return make_result(out, (a,), _clip_backward, (inside,), "clip")
 
 

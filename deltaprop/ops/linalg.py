@@ -26,7 +26,7 @@ def matmul(a, b) -> Tensor:
             f"({inner_a}) must equal the {'first' if b.ndim == 1 else 'second-to-last'} axis of "
             f"the right one ({inner_b}); transpose one of them or check the layer sizes"
         )
-    return make_result(a.data @ b.data, (a, b), _matmul_backward, (a.data, b.data), "matmul")
+    return make_result(a.array @ b.array, (a, b), _matmul_backward, (a.array, b.array), "matmul")
 
 
 def _matmul_backward(g, saved, parents):
@@ -65,7 +65,7 @@ def linear(x, weight, bias=None) -> Tensor:
         weight = as_tensor(weight)
     if not isinstance(x, Tensor):
         x = as_tensor(x, like=weight)  # data takes the layer's precision: float64 arrays don't upcast it
-    xd, wd = x.data, weight.data
+    xd, wd = x.array, weight.array
     if xd.shape[-1] != wd.shape[1]:
         raise ShapeError(
             f"linear: input has {xd.shape[-1]} features (shape {xd.shape}) but the weight expects "
@@ -81,7 +81,7 @@ def linear(x, weight, bias=None) -> Tensor:
         return make_result(out, (x, weight), _linear_backward, (xd, wd), "linear")
     if not isinstance(bias, Tensor):
         bias = as_tensor(bias, like=weight)
-    out += bias.data  # in place: no second (N, out) array
+    out += bias.array  # in place: no second (N, out) array
     return make_result(out, (x, weight, bias), _linear_backward, (xd, wd), "linear")
 
 

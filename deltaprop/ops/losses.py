@@ -45,8 +45,8 @@ def _check_not_empty(count: int, op: str) -> None:
 
 def _class_labels(target: Tensor) -> Tensor:
     """Bool labels are class indices 0/1, as int labels are (NumPy would read them as a mask)."""
-    if target.data.dtype.kind == "b":
-        return Tensor._wrap(target.data.astype(np.int64))
+    if target.array.dtype.kind == "b":
+        return Tensor._wrap(target.array.astype(np.int64))
     return target
 
 
@@ -69,7 +69,7 @@ def mse_loss(prediction, target, reduction: str = "mean") -> Tensor:
     prediction = as_tensor(prediction)
     target = as_tensor(target, like=prediction)
     _same_shape(prediction, target, "mse_loss")
-    diff = prediction.data - target.data
+    diff = prediction.array - target.array
     out, count = _reduce(diff * diff, reduction, "mse_loss")
     return make_result(
         prediction.xp.asarray(out), (prediction, target), _mse_backward, (diff, count), "mse_loss"
@@ -91,7 +91,7 @@ def squared_error_loss(prediction, target, reduction: str = "mean") -> Tensor:
     prediction = as_tensor(prediction)
     target = as_tensor(target, like=prediction)
     _same_shape(prediction, target, "squared_error_loss")
-    diff = prediction.data - target.data
+    diff = prediction.array - target.array
     per = 0.5 * diff * diff
     if per.ndim > 1:
         per = per.reshape(per.shape[0], -1).sum(axis=1)
@@ -118,7 +118,7 @@ def l1_loss(prediction, target, reduction: str = "mean") -> Tensor:
     prediction = as_tensor(prediction)
     target = as_tensor(target, like=prediction)
     _same_shape(prediction, target, "l1_loss")
-    diff = prediction.data - target.data
+    diff = prediction.array - target.array
     out, count = _reduce(np.abs(diff), reduction, "l1_loss")
     return make_result(
         prediction.xp.asarray(out), (prediction, target), _l1_backward, (diff, count), "l1_loss"
@@ -136,7 +136,7 @@ def huber_loss(prediction, target, reduction: str = "mean", delta: float = 1.0) 
     prediction = as_tensor(prediction)
     target = as_tensor(target, like=prediction)
     _same_shape(prediction, target, "huber_loss")
-    diff = prediction.data - target.data
+    diff = prediction.array - target.array
     size = np.abs(diff)
     per = np.where(size <= delta, 0.5 * diff * diff, delta * (size - 0.5 * delta))
     out, count = _reduce(per, reduction, "huber_loss")
@@ -188,7 +188,7 @@ def _check_logits(logits: Tensor, target: Tensor, op: str) -> bool:
     Runs on every training step, so it reads ``.data`` once and checks the
     label range with a single reduction.
     """
-    shape, labels = logits.data.shape, target.data
+    shape, labels = logits.array.shape, target.array
     if len(shape) != 2:
         raise ShapeError(
             f"{op}: expected scores of shape (batch, classes), got {shape}; "
@@ -235,7 +235,7 @@ def cross_entropy(
     labels = _check_logits(logits, target, "cross_entropy")
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
-    z = logits.data
+    z = logits.array
     n, classes = z.shape
     on_numpy = type(z) is np.ndarray  # NumPy's ufunc reductions skip its Python-level wrappers
     xp = np if on_numpy else logits.xp
@@ -243,14 +243,14 @@ def cross_entropy(
     shifted = z - (np.maximum.reduce(z, axis=1, keepdims=True) if on_numpy else z.max(axis=1, keepdims=True))
     if labels and not label_smoothing:  # the training hot path: pick z[y] before exp overwrites
         rows = xp.arange(n)
-        picked = shifted[rows, target.data]
+        picked = shifted[rows, target.array]
         probs = np.exp(shifted, out=shifted)
         total = np.add.reduce(probs, axis=1, keepdims=True) if on_numpy else probs.sum(axis=1, keepdims=True)
         probs /= total
         # -log p[y] = log(sum e^shifted) - shifted[y]: no log-probability array needed
         per = np.log(total[:, 0])
         per -= picked
-        distribution = (target.data, 0.0, rows)
+        distribution = (target.array, 0.0, rows)
     else:
         probs = np.exp(shifted)
         total = probs.sum(axis=1, keepdims=True)
@@ -258,11 +258,11 @@ def cross_entropy(
         log_probs = shifted - np.log(total)
         if labels:
             rows = xp.arange(n)
-            per = (1 - label_smoothing) * -log_probs[rows, target.data]
+            per = (1 - label_smoothing) * -log_probs[rows, target.array]
             per -= label_smoothing * log_probs.mean(axis=1)
-            distribution = (target.data, label_smoothing, rows)
+            distribution = (target.array, label_smoothing, rows)
         else:
-            distribution = target.data.astype(z.dtype, copy=False)
+            distribution = target.array.astype(z.dtype, copy=False)
             if label_smoothing:
                 distribution = (1 - label_smoothing) * distribution + label_smoothing / classes
             per = -(distribution * log_probs).sum(axis=1)
@@ -306,13 +306,13 @@ def nll_loss(log_probs, target, reduction: str = "mean") -> Tensor:
         raise TypeError(f"nll_loss: target must hold integer class labels, got {target.dtype}")
     _check_logits(log_probs, target, "nll_loss")
     rows = log_probs.xp.arange(log_probs.shape[0])
-    per = -log_probs.data[rows, target.data]
+    per = -log_probs.array[rows, target.array]
     out, count = _reduce(per, reduction, "nll_loss")
     return make_result(
         log_probs.xp.asarray(out),
         (log_probs,),
         _nll_backward,
-        (target.data, rows, log_probs.shape, log_probs.dtype, count),
+        (target.array, rows, log_probs.shape, log_probs.dtype, count),
         "nll_loss",
     )
 
@@ -329,7 +329,7 @@ def binary_cross_entropy(probability, target, reduction: str = "mean") -> Tensor
     probability = as_tensor(probability)
     target = as_tensor(target, like=probability)
     _same_shape(probability, target, "binary_cross_entropy")
-    p, y = probability.data, target.data
+    p, y = probability.array, target.array
     if p.size and bool((p.min() < 0) | (p.max() > 1)):  # one host read, not two, on a GPU
         raise ValueError(
             "binary_cross_entropy: inputs must be probabilities in [0, 1]; apply sigmoid first, "
@@ -362,7 +362,7 @@ def binary_cross_entropy_with_logits(logits, target, reduction: str = "mean") ->
     logits = as_tensor(logits)
     target = as_tensor(target, like=logits)
     _same_shape(logits, target, "binary_cross_entropy_with_logits")
-    z, y = logits.data, target.data
+    z, y = logits.array, target.array
     # log(1 + e^z) - y z, with log(1 + e^z) = max(z, 0) + log1p(e^-|z|)
     per = np.maximum(z, 0) - y * z + np.log1p(np.exp(-np.abs(z)))
     out, count = _reduce(per, reduction, "binary_cross_entropy_with_logits")

@@ -37,7 +37,7 @@ def _regrow(g, shape, axes, keepdims):
 def sum(a, axis=None, keepdims=False) -> Tensor:  # noqa: A001
     a = as_tensor(a)
     axes = _axes(axis, a.ndim, "sum")
-    out = a.data.sum(axis=axes or None, keepdims=keepdims) if axes else a.data.copy()
+    out = a.array.sum(axis=axes or None, keepdims=keepdims) if axes else a.array.copy()
     return make_result(
         a.xp.asarray(out), (a,), _sum_backward, (a.shape, axes, keepdims), "sum"
     )
@@ -55,7 +55,7 @@ def mean(a, axis=None, keepdims=False) -> Tensor:
     count = 1
     for ax in axes:
         count *= a.shape[ax]
-    out = a.data.mean(axis=axes, keepdims=keepdims) if axes else a.data.copy()
+    out = a.array.mean(axis=axes, keepdims=keepdims) if axes else a.array.copy()
     return make_result(
         a.xp.asarray(out), (a,), _mean_backward, (a.shape, axes, keepdims, count), "mean"
     )
@@ -79,11 +79,11 @@ def min(a, axis=None, keepdims=False) -> Tensor:  # noqa: A001
 def _extreme(a, axis, keepdims, op):
     a = as_tensor(a)
     axes = _axes(axis, a.ndim, op)
-    kept = a.data.max(axis=axes, keepdims=True) if op == "max" else a.data.min(
+    kept = a.array.max(axis=axes, keepdims=True) if op == "max" else a.array.min(
         axis=axes, keepdims=True
     )
     out = kept if keepdims else kept.reshape([n for i, n in enumerate(kept.shape) if i not in axes])
-    return make_result(out, (a,), _extreme_backward, (a.data, kept, axes, keepdims), op)
+    return make_result(out, (a,), _extreme_backward, (a.array, kept, axes, keepdims), op)
 
 
 def _extreme_backward(g, saved, parents):
@@ -101,7 +101,7 @@ def var(a, axis=None, keepdims=False, ddof=0) -> Tensor:
     count = 1
     for ax in axes:
         count *= a.shape[ax]
-    centered = a.data - a.data.mean(axis=axes, keepdims=True)
+    centered = a.array - a.array.mean(axis=axes, keepdims=True)
     out = (centered * centered).sum(axis=axes, keepdims=keepdims) / (count - ddof)
     return make_result(
         a.xp.asarray(out), (a,), _var_backward, (centered, axes, keepdims, count - ddof), "var"
@@ -119,9 +119,9 @@ def logsumexp(a, axis=None, keepdims=False) -> Tensor:
     """log(sum(exp(a))) computed stably by factoring out the max."""
     a = as_tensor(a)
     axes = _axes(axis, a.ndim, "logsumexp")
-    peak = a.data.max(axis=axes, keepdims=True)
+    peak = a.array.max(axis=axes, keepdims=True)
     peak = np.where(np.isfinite(peak), peak, 0)
-    shifted = np.exp(a.data - peak)
+    shifted = np.exp(a.array - peak)
     total = shifted.sum(axis=axes, keepdims=True)
     with np.errstate(divide="ignore", invalid="ignore"):  # an all -inf slice: log 0 = -inf, by design
         kept = np.log(total) + peak

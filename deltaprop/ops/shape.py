@@ -15,7 +15,7 @@ from deltaprop.tensor import Tensor, as_tensor, make_result
 def reshape(a, shape) -> Tensor:
     a = as_tensor(a)
     try:
-        out = a.data.reshape(shape)
+        out = a.array.reshape(shape)
     except ValueError:
         raise ShapeError(
             f"reshape: cannot reshape {a.size} elements of shape {a.shape} into {tuple(shape)}"
@@ -38,7 +38,7 @@ def flatten(a, start_dim: int = 0) -> Tensor:
 def transpose(a, axes=None) -> Tensor:
     a = as_tensor(a)
     axes = tuple(range(a.ndim))[::-1] if axes is None else tuple(ax % a.ndim for ax in axes)
-    return make_result(a.data.transpose(axes), (a,), _transpose_backward, (axes,), "transpose")
+    return make_result(a.array.transpose(axes), (a,), _transpose_backward, (axes,), "transpose")
 
 
 def _transpose_backward(g, saved, parents):
@@ -91,7 +91,7 @@ def getitem(a, index) -> Tensor:
     """``a[index]``: basic slices and integer/boolean arrays; the backward scatters with accumulation."""
     a = as_tensor(a)
     index = _plain_index(index, a.xp)
-    return make_result(a.data[index], (a,), _getitem_backward, (a.shape, a.dtype, index), "getitem")
+    return make_result(a.array[index], (a,), _getitem_backward, (a.shape, a.dtype, index), "getitem")
 
 
 def _plain_index(index, xp):
@@ -103,7 +103,7 @@ def _plain_index(index, xp):
 
 def _plain_index_part(part, xp):
     if isinstance(part, Tensor):
-        part = part.data
+        part = part.array
     if isinstance(part, list) or (xp is not np and isinstance(part, np.ndarray)):
         return xp.asarray(part)
     return part
@@ -122,7 +122,7 @@ def _getitem_backward(g, saved, parents):
 def concatenate(tensors, axis: int = 0) -> Tensor:
     tensors = [as_tensor(t) for t in tensors]
     try:
-        out = np.concatenate([t.data for t in tensors], axis=axis)
+        out = np.concatenate([t.array for t in tensors], axis=axis)
     except ValueError as exc:
         shapes = [t.shape for t in tensors]
         raise ShapeError(f"concatenate(axis={axis}): shapes {shapes} do not fit: {exc}") from None
@@ -140,7 +140,7 @@ def stack(tensors, axis: int = 0) -> Tensor:
     shapes = {t.shape for t in tensors}
     if len(shapes) != 1:
         raise ShapeError(f"stack: all tensors need the same shape, got {[t.shape for t in tensors]}")
-    out = np.stack([t.data for t in tensors], axis=axis)
+    out = np.stack([t.array for t in tensors], axis=axis)
     return make_result(out, tuple(tensors), _stack_backward, (axis, len(tensors)), "stack")
 
 
@@ -158,7 +158,7 @@ def pad(a, pad_width, mode: str = "constant", constant_values=0) -> Tensor:
         raise ShapeError("pad: a 0-d tensor has no axes to pad; reshape it to 1-D first")
     # (before, after) per axis as Python ints, so the array library is handed no host array
     widths = tuple((int(lo), int(hi)) for lo, hi in np.broadcast_to(np.asarray(pad_width), (a.ndim, 2)))
-    out = np.pad(a.data, widths, mode="constant", constant_values=constant_values)
+    out = np.pad(a.array, widths, mode="constant", constant_values=constant_values)
     crop = tuple(slice(lo, lo + n) for (lo, _), n in zip(widths, a.shape, strict=True))
     return make_result(out, (a,), _pad_backward, (crop,), "pad")
 

@@ -51,7 +51,7 @@ class Adagrad(Optimizer):
             check_nonnegative("Adagrad", key, group[key])
 
     def _init_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
-        accumulator = np.full_like(p.data, group["initial_accumulator_value"])
+        accumulator = np.full_like(p.array, group["initial_accumulator_value"])
         return {"step": 0, "sum": accumulator}
 
     def _update(self, p: Tensor, grad: Any, state: dict[str, Any], group: dict[str, Any]) -> None:
@@ -67,4 +67,4 @@ class Adagrad(Optimizer):
         tmp += group["eps"]
         np.divide(g, tmp, out=tmp)
         tmp *= clr
-        p.data -= tmp
+        p.array -= tmp

@@ -66,11 +66,11 @@ class Adam(Optimizer):
     def _init_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
         state: dict[str, Any] = {
             "step": 0,
-            "exp_avg": np.zeros_like(p.data),
-            "exp_avg_sq": np.zeros_like(p.data),
+            "exp_avg": np.zeros_like(p.array),
+            "exp_avg_sq": np.zeros_like(p.array),
         }
         if group["amsgrad"]:
-            state["max_exp_avg_sq"] = np.zeros_like(p.data)
+            state["max_exp_avg_sq"] = np.zeros_like(p.array)
         return state
 
     def _update(self, p: Tensor, grad: Any, state: dict[str, Any], group: dict[str, Any]) -> None:
@@ -82,7 +82,7 @@ class Adam(Optimizer):
 
         if self.decoupled_weight_decay:
             if weight_decay != 0:
-                p.data *= 1 - lr * weight_decay
+                p.array *= 1 - lr * weight_decay
             g = grad if not group["maximize"] else np.negative(grad, out=g_buf)
         else:
             g = self._effective_grad(p, grad, group, out=g_buf)
@@ -106,7 +106,7 @@ class Adam(Optimizer):
         tmp += group["eps"]
         np.divide(exp_avg, tmp, out=tmp)
         tmp *= step_size
-        p.data -= tmp
+        p.array -= tmp
 
 
 class AdamW(Adam):

@@ -47,7 +47,7 @@ from deltaprop.tensor import Tensor
 def _refcount_of_unshared_data() -> int:
     """sys.getrefcount(p.data) when only the tensor holds its array (getrefcount's argument included)."""
     tensor = Tensor._wrap(np.empty(1))
-    return sys.getrefcount(tensor.data)
+    return sys.getrefcount(tensor.array)
 
 
 _ONLY_THE_PARAMETER = _refcount_of_unshared_data()
@@ -57,20 +57,20 @@ class FlatGroup:
     """A group's parameters, gradient slots and state arrays as views into flat buffers."""
 
     def __init__(self, params: Sequence[Tensor]) -> None:
-        first = params[0].data
+        first = params[0].array
         xp = backend.array_module(first)
         self.params = list(params)
-        self.sizes = [p.data.size for p in params]
+        self.sizes = [p.array.size for p in params]
         total = sum(self.sizes)
         flat = xp.empty(total, dtype=first.dtype)
         grads = xp.zeros(total, dtype=first.dtype)
         self.param_views, self.grad_views = [], []
         offset = 0
         for p, size in zip(params, self.sizes, strict=True):
-            flat[offset : offset + size] = p.data.reshape(-1)
-            view = flat[offset : offset + size].reshape(p.data.shape)
-            slot = grads[offset : offset + size].reshape(p.data.shape)
-            p.data = view
+            flat[offset : offset + size] = p.array.reshape(-1)
+            view = flat[offset : offset + size].reshape(p.array.shape)
+            slot = grads[offset : offset + size].reshape(p.array.shape)
+            p.array = view
             p._grad_slot = slot
             self.param_views.append(view)
             self.grad_views.append(slot)
@@ -88,11 +88,11 @@ class FlatGroup:
         """True when moving every parameter into one buffer cannot be observed by anyone."""
         if not params:
             return False
-        dtype, kind = params[0].data.dtype, type(params[0].data)
+        dtype, kind = params[0].array.dtype, type(params[0].array)
         for p in params:
-            if sys.getrefcount(p.data) > _ONLY_THE_PARAMETER:  # someone else holds this array
+            if sys.getrefcount(p.array) > _ONLY_THE_PARAMETER:  # someone else holds this array
                 return False
-            if type(p.data) is not kind or p.data.dtype != dtype or getattr(p.data, "base", None) is not None:
+            if type(p.array) is not kind or p.array.dtype != dtype or getattr(p.array, "base", None) is not None:
                 return False
         return True
 
@@ -118,7 +118,7 @@ class FlatGroup:
         fresh = False
         for p, view, slot, known in zip(self.params, self.param_views, self.grad_views, self.state_dicts,
                                         strict=True):
-            if p.data is not view:
+            if p.array is not view:
                 return self.MOVED
             grad = p.grad
             if grad is not slot:
@@ -169,7 +169,7 @@ class FlatGroup:
         for key in keys:
             values = [state[key] for state in states]
             if hasattr(values[0], "shape"):
-                if any(v.shape != p.data.shape for v, p in zip(values, self.params, strict=True)):
+                if any(v.shape != p.array.shape for v, p in zip(values, self.params, strict=True)):
                     return False
                 merged[key] = backend.array_module(values[0]).concatenate([v.reshape(-1) for v in values])
             elif all(v == values[0] for v in values):
@@ -183,6 +183,6 @@ class FlatGroup:
     def _views_of(self, flat: Any) -> list[Any]:
         views, offset = [], 0
         for p, size in zip(self.params, self.sizes, strict=True):
-            views.append(flat[offset : offset + size].reshape(p.data.shape))
+            views.append(flat[offset : offset + size].reshape(p.array.shape))
             offset += size
         return views

@@ -47,15 +47,15 @@ Module = Any  # a deltaprop.nn.Module; not imported, as nn sits above optim
 # --------------------------------------------------------------------------- flat parameter vectors
 def flatten_params(params: Sequence[Tensor]) -> np.ndarray:
     """All parameter values in one float64 vector (the column order of every Jacobian here)."""
-    return np.concatenate([np.asarray(p.data, dtype=np.float64).ravel() for p in params])
+    return np.concatenate([np.asarray(p.array, dtype=np.float64).ravel() for p in params])
 
 
 def assign_params(params: Sequence[Tensor], flat: np.ndarray) -> None:
     """Write a flat vector back into the parameters, in place, in each parameter's dtype."""
     offset = 0
     for p in params:
-        size = p.data.size
-        p.data[...] = flat[offset : offset + size].reshape(p.data.shape)
+        size = p.array.size
+        p.array[...] = flat[offset : offset + size].reshape(p.array.shape)
         offset += size
     if offset != flat.size:
         raise ValueError(f"assign_params: vector has {flat.size} entries, the parameters hold {offset}")
@@ -64,8 +64,8 @@ def assign_params(params: Sequence[Tensor], flat: np.ndarray) -> None:
 def _offsets(params: Sequence[Tensor]) -> dict[int, tuple[int, int]]:
     table, offset = {}, 0
     for p in params:
-        table[id(p)] = (offset, offset + p.data.size)
-        offset += p.data.size
+        table[id(p)] = (offset, offset + p.array.size)
+        offset += p.array.size
     return table
 
 
@@ -82,7 +82,7 @@ def residual_jacobian(
     params = list(model.parameters()) if params is None else list(params)
     if not params:
         raise ValueError(f"residual_jacobian: {type(model).__name__} has no parameters to differentiate")
-    x = X.data if isinstance(X, Tensor) else np.asarray(X)
+    x = X.array if isinstance(X, Tensor) else np.asarray(X)
     if x.ndim == 1:
         raise ValueError(
             f"residual_jacobian: X has shape {x.shape}; give a batch of shape (N, features), "
@@ -107,15 +107,15 @@ def output_jacobian(output: Tensor, params: Sequence[Tensor]) -> np.ndarray:
     residuals of an arbitrary computation (curve fitting, ...).
     """
     params = list(params)
-    flat_out = output.data.ravel()
-    rows = np.zeros((flat_out.size, sum(p.data.size for p in params)), dtype=np.float64)
+    flat_out = output.array.ravel()
+    rows = np.zeros((flat_out.size, sum(p.array.size for p in params)), dtype=np.float64)
     if not output.requires_grad:
         raise ValueError(
             "output_jacobian: the residuals do not depend on the parameters (requires_grad=False); "
             "compute them from the parameters, outside no_grad()"
         )
     with _saved_grads(params):
-        seed = np.zeros_like(output.data)
+        seed = np.zeros_like(output.array)
         flat_seed = seed.reshape(-1)
         for i in range(flat_out.size):
             for p in params:
@@ -124,7 +124,7 @@ def output_jacobian(output: Tensor, params: Sequence[Tensor]) -> np.ndarray:
             output.backward(seed, retain_graph=True)
             flat_seed[i] = 0
             rows[i] = np.concatenate(
-                [np.zeros(p.data.size) if p.grad is None else np.ravel(p.grad) for p in params]
+                [np.zeros(p.array.size) if p.grad is None else np.ravel(p.grad) for p in params]
             )
     return rows
 
@@ -144,14 +144,14 @@ def _activation_and_slope(layer: Module, z: np.ndarray) -> tuple[np.ndarray, np.
     with enable_grad():
         a = layer(t)
         a.backward(np.ones_like(z))
-    return a.data, t.grad
+    return a.array, t.grad
 
 
 def _jacobian_dense_chain(
     model: Module, x: np.ndarray, params: Sequence[Tensor]
 ) -> tuple[np.ndarray, np.ndarray]:
     layers = dense_chain(model) or []
-    dtype = next(p.data.dtype for p in params)
+    dtype = next(p.array.dtype for p in params)
     a = x.astype(dtype, copy=False)
     # Forward, keeping each Linear's input and each activation's slope.
     trail: list[tuple[str, Any, np.ndarray]] = []  # ('affine', (W, b), input) | ('act', layer, slope)
@@ -160,16 +160,16 @@ def _jacobian_dense_chain(
         if affine is not None:
             weight, bias = affine
             trail.append(("affine", affine, a))
-            a = a @ weight.data.T
+            a = a @ weight.array.T
             if bias is not None:
-                a = a + bias.data
+                a = a + bias.array
         else:
             a, slope = _activation_and_slope(layer, a)
             trail.append(("act", layer, slope))
     output = a.reshape(len(x), -1)
     n, k = output.shape
     table = _offsets(params)
-    J = np.zeros((n, k, sum(p.data.size for p in params)), dtype=dtype)
+    J = np.zeros((n, k, sum(p.array.size for p in params)), dtype=dtype)
     # D[n, k, j] = d output[n, k] / d (current layer value)[n, j]; starts as the identity.
     D = np.broadcast_to(np.eye(k, dtype=dtype), (n, k, k))
     for kind, what, saved in reversed(trail):
@@ -180,7 +180,7 @@ def _jacobian_dense_chain(
         _place(J, table, weight, (D[:, :, :, None] * saved[:, None, None, :]).reshape(n, k, -1))
         if bias is not None:
             _place(J, table, bias, D)
-        D = D @ weight.data
+        D = D @ weight.array
     return output, J.reshape(n * k, -1)
 
 
@@ -214,7 +214,7 @@ def capture_affine(model: Module):
     def record(module: Any, args: tuple, output: Tensor) -> None:
         x = args[0]
         output.retain_grad()
-        calls.append((module, x.data if isinstance(x, Tensor) else np.asarray(x), output))
+        calls.append((module, x.array if isinstance(x, Tensor) else np.asarray(x), output))
 
     handles = [m.register_forward_hook(record) for m in model.modules() if m.affine() is not None]
     try:
@@ -244,10 +244,10 @@ def _jacobian_by_output_unit(
     table = _offsets(params)
     with enable_grad(), capture_affine(model) as calls, _saved_grads(params):
         out = model(Tensor(x))
-        output = out.data.reshape(len(x), -1)
+        output = out.array.reshape(len(x), -1)
         n, k = output.shape
-        J = np.zeros((n, k, sum(p.data.size for p in params)), dtype=output.dtype)
-        seed = np.zeros_like(out.data)
+        J = np.zeros((n, k, sum(p.array.size for p in params)), dtype=output.dtype)
+        seed = np.zeros_like(out.array)
         seed2 = seed.reshape(n, k)
         for unit in range(k):
             for _, _, z in calls:
@@ -256,7 +256,7 @@ def _jacobian_by_output_unit(
             out.backward(seed, retain_graph=unit < k - 1)
             seed2[:, unit] = 0
             for layer, a, z in calls:
-                delta = np.zeros(z.data.shape, z.data.dtype) if z.grad is None else z.grad
+                delta = np.zeros(z.array.shape, z.array.dtype) if z.grad is None else z.grad
                 weight, bias = layer.affine()
                 block = (delta[:, :, None] * a[:, None, :]).reshape(n, -1)
                 _place(J[:, unit], table, weight, block)
@@ -270,7 +270,7 @@ def _jacobian_by_row(model: Module, x: np.ndarray, params: Sequence[Tensor]) -> 
     with enable_grad():
         out = model(Tensor(x))
     rows = output_jacobian(out, params)
-    output = out.data.reshape(len(x), -1)
+    output = out.array.reshape(len(x), -1)
     return output, rows.astype(output.dtype, copy=False)
 
 
@@ -278,4 +278,4 @@ def model_output(model: Module, X: Any) -> np.ndarray:
     """The model's output on X as an (N, K) array, without recording a graph."""
     with no_grad():
         out = model(X if isinstance(X, Tensor) else Tensor(np.asarray(X)))
-    return out.data.reshape(out.data.shape[0], -1)
+    return out.array.reshape(out.array.shape[0], -1)

@@ -156,11 +156,11 @@ class CurvatureOptimizer(Optimizer):
         """
         refuse_other_rules(self, gradients)
         curvature = output_curvature(loss_fn, type(self).__name__)
-        x = X.data if isinstance(X, Tensor) else np.asarray(X)
-        yy = y.data if isinstance(y, Tensor) else np.asarray(y)
+        x = X.array if isinstance(X, Tensor) else np.asarray(X)
+        yy = y.array if isinstance(y, Tensor) else np.asarray(y)
         rows = self.param_groups[0].get("max_jacobian_rows")
         params = self._params
-        P = sum(p.data.size for p in params)
+        P = sum(p.array.size for p in params)
         G, g, f0, outputs = np.zeros((P, P)), np.zeros(P), 0.0, []
         chunk = len(x)
         if rows:
@@ -204,18 +204,18 @@ class CurvatureOptimizer(Optimizer):
         params = self._params
         with enable_grad():
             e = closure()
-        if not isinstance(e, Tensor) or e.data.size == 1 and e.data.ndim == 0:
+        if not isinstance(e, Tensor) or e.array.size == 1 and e.array.ndim == 0:
             raise TypeError(
                 f"{type(self).__name__}.step: the closure must return the residual Tensor e "
                 "(e.g. model(X) - y), not a scalar loss"
             )
         J = output_jacobian(e, params)
-        r = e.data.astype(np.float64).ravel()
+        r = e.array.astype(np.float64).ravel()
         f0 = 0.5 * float(r @ r)
 
         def evaluate() -> float:
             with no_grad():
-                values = np.asarray(closure().data, dtype=np.float64).ravel()
+                values = np.asarray(closure().array, dtype=np.float64).ravel()
             return 0.5 * float(values @ values)
 
         self._take_step(f0, J.T @ J, J.T @ r, evaluate)
@@ -232,7 +232,7 @@ def _output_tail(model: Any, x: np.ndarray) -> tuple[int, ...]:
 
 def model_output_shape(model: Any, x: np.ndarray) -> tuple[int, ...]:
     with no_grad():
-        return tuple(model(Tensor(x)).data.shape)
+        return tuple(model(Tensor(x)).array.shape)
 
 
 # --------------------------------------------------------------------------- Levenberg-Marquardt

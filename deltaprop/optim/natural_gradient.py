@@ -99,11 +99,11 @@ class NaturalGradient(Optimizer):
             loss.backward()
         if after_backward is not None:
             after_backward(value, output)
-        n = len(x.data)
+        n = len(x.array)
         # Per-example loss gradients at each layer's output: the mean reduction divided them by n.
         seen: dict[int, tuple[list[np.ndarray], list[np.ndarray]]] = {}
         for layer, a, z in calls:
-            d = np.zeros(z.data.shape) if z.grad is None else z.grad * n
+            d = np.zeros(z.array.shape) if z.grad is None else z.grad * n
             ins, deltas = seen.setdefault(id(layer), ([], []))
             ins.append(np.asarray(a, dtype=np.float64))
             deltas.append(np.asarray(d, dtype=np.float64))
@@ -146,7 +146,7 @@ class NaturalGradient(Optimizer):
         for p in params:
             layer = layers[id(p)]
             ins, deltas = seen.get(id(layer), ([], []))
-            per = np.zeros((n, p.data.size))
+            per = np.zeros((n, p.array.size))
             for a, d in zip(ins, deltas, strict=True):
                 per += (d[:, :, None] * a[:, None, :]).reshape(n, -1) if p is layer.affine()[0] else d
             blocks.append(per)
@@ -158,8 +158,8 @@ class NaturalGradient(Optimizer):
         update = np.linalg.solve(F, grad)
         offset = 0
         for p in params:
-            size = p.data.size
-            p.data -= (group["lr"] * update[offset : offset + size]).reshape(p.shape).astype(p.data.dtype)
+            size = p.array.size
+            p.array -= (group["lr"] * update[offset : offset + size]).reshape(p.shape).astype(p.array.dtype)
             offset += size
 
     def _kfac_update(self, group: dict, layers: dict, seen: dict, n: int) -> None:
@@ -193,6 +193,6 @@ class NaturalGradient(Optimizer):
             update = np.linalg.solve(A + root * np.eye(len(A)), left.T).T  # A is symmetric
             lr = group["lr"]
             if id(weight) in mine:
-                weight.data -= (lr * update[:, : weight.shape[1]]).astype(weight.data.dtype)
+                weight.array -= (lr * update[:, : weight.shape[1]]).astype(weight.array.dtype)
             if has_bias and id(bias) in mine:
-                bias.data -= (lr * update[:, -1]).astype(bias.data.dtype)
+                bias.array -= (lr * update[:, -1]).astype(bias.array.dtype)

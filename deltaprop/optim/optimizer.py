@@ -65,7 +65,7 @@ def backprop(model: Any, loss_fn: Any, x: Any, y: Any) -> tuple[float, Any]:
     """
     output = model(x)
     loss = loss_fn(output, y)
-    value = loss.data.item()
+    value = loss.array.item()
     if value - value == 0:  # finite (NaN - NaN and inf - inf are NaN); cheaper than math.isfinite
         loss.backward()
     return value, output
@@ -262,7 +262,7 @@ class Optimizer:
         smaller gradient would otherwise be broadcast silently.
         """
         bufs = self._scratch.get(p)
-        data = p.data
+        data = p.array
         if bufs is None or bufs[0].shape != data.shape or bufs[0].dtype != data.dtype:
             bufs = self._scratch[p] = [np.empty_like(data), np.empty_like(data)]
         if grad.shape != data.shape:
@@ -280,7 +280,7 @@ class Optimizer:
         weight_decay = group.get("weight_decay", 0)
         maximize = group.get("maximize", False)
         if weight_decay != 0:
-            np.multiply(p.data, weight_decay, out=out)
+            np.multiply(p.array, weight_decay, out=out)
             if maximize:
                 out -= grad
             else:
@@ -406,7 +406,7 @@ def _restore(value: Any, p: Tensor) -> Any:
     load is what made a resumed run drift from the uninterrupted one.
     """
     if isinstance(value, np.ndarray):
-        xp = backend.array_module(p.data)
+        xp = backend.array_module(p.array)
         return xp.array(value, copy=True)
     if isinstance(value, (list, tuple)):
         return type(value)(_restore(v, p) for v in value)

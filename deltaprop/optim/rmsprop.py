@@ -55,11 +55,11 @@ class RMSprop(Optimizer):
             check_nonnegative("RMSprop", key, group[key])
 
     def _init_state(self, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
-        state: dict[str, Any] = {"step": 0, "square_avg": np.zeros_like(p.data)}
+        state: dict[str, Any] = {"step": 0, "square_avg": np.zeros_like(p.array)}
         if group["momentum"] > 0:
-            state["momentum_buffer"] = np.zeros_like(p.data)
+            state["momentum_buffer"] = np.zeros_like(p.array)
         if group["centered"]:
-            state["grad_avg"] = np.zeros_like(p.data)
+            state["grad_avg"] = np.zeros_like(p.array)
         return state
 
     def _update(self, p: Tensor, grad: Any, state: dict[str, Any], group: dict[str, Any]) -> None:
@@ -93,4 +93,4 @@ class RMSprop(Optimizer):
             np.multiply(buf, group["lr"], out=tmp)
         else:
             tmp *= group["lr"]
-        p.data -= tmp
+        p.array -= tmp

@@ -83,4 +83,4 @@ class SGD(Optimizer):
             else:
                 g = buf
         np.multiply(g, group["lr"], out=tmp)
-        p.data -= tmp
+        p.array -= tmp

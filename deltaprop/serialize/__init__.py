@@ -189,7 +189,7 @@ def _read_module(archive: Archive, meta: dict[str, Any]) -> Any:
     tensors = dict([*model.named_parameters(), *model.named_buffers()])
     state = {}
     for name, entry in declared.items():
-        own = tensors[name].data
+        own = tensors[name].array
         state[name] = archive.read(entry.key, out=own if archive.fits(entry.key, own) else None)
     try:
         model.load_state_dict(state)

@@ -47,7 +47,7 @@ class Budget:
         for tensor in [*module.parameters(), *module.buffers()]:
             if id(tensor) not in self._seen:
                 self._seen.add(id(tensor))
-                self.used += int(tensor.data.nbytes)
+                self.used += int(tensor.array.nbytes)
         if self.used > self.limit:
             raise ModelFileError(
                 f"load: '{self.path}' declares layers holding more than {self.limit:,} bytes of weights "

@@ -34,7 +34,7 @@ def check_array_dtype(dtype: np.dtype, where: str) -> None:
 def encode(value: Any, key: str, arrays: dict[str, np.ndarray]) -> Any:
     """JSON for ``value``; arrays (and NumPy scalars, to keep their dtype) go into ``arrays``."""
     if isinstance(value, Tensor):
-        value = value.data
+        value = value.array
     if isinstance(value, np.generic):
         check_array_dtype(value.dtype, key)
         arrays[key] = np.asarray(value)

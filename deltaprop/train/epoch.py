@@ -75,8 +75,8 @@ def train_epoch(run: Any, plan: Plan) -> tuple[float, list[Any], list[Any]]:
                 collect = False
                 outputs = []
             else:
-                outputs.append(output.data)
-                targets.append(yb.data)
+                outputs.append(output.array)
+                targets.append(yb.array)
         if batch_end:
             run.x_batch, run.y_batch, run.batch_loss, run.output = xb, yb, value, output
             for hook in batch_end:

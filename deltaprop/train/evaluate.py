@@ -14,8 +14,8 @@ CHUNK = 8192  # rows per forward: bounds memory on big sets, one forward on smal
 
 def predict(model: Any, X: Any, batch_size: int = CHUNK) -> np.ndarray:
     """The model's outputs for X as a NumPy array, in eval mode (dropout off), chunk by chunk."""
-    data = X.data if isinstance(X, Tensor) else np.asarray(X)
-    xp = next((backend.array_module(p.data) for p in model.parameters()), np)
+    data = X.array if isinstance(X, Tensor) else np.asarray(X)
+    xp = next((backend.array_module(p.array) for p in model.parameters()), np)
     was_training = model.training
     model.eval()
     try:
@@ -28,7 +28,7 @@ def predict(model: Any, X: Any, batch_size: int = CHUNK) -> np.ndarray:
 
 
 def _forward_on(model: Any, chunk: np.ndarray, xp: Any) -> np.ndarray:
-    return backend.to_numpy(model(Tensor._wrap(backend.to_module(chunk, xp))).data)
+    return backend.to_numpy(model(Tensor._wrap(backend.to_module(chunk, xp))).array)
 
 
 def evaluate(

@@ -48,7 +48,7 @@ def _finite(array: Any) -> bool:
 
 def first_nonfinite_parameter(model: Any) -> str | None:
     for name, param in model.named_parameters():
-        if not _finite(param.data):
+        if not _finite(param.array):
             return parameter_label(model, name)
     return None
 
@@ -77,7 +77,7 @@ def _first_nonfinite_output(model: Any, x: Tensor) -> tuple[str | None, Any]:
 
     def watcher(path: str):
         def watch(module: Any, args: tuple, output: Any) -> None:
-            if not found and isinstance(output, Tensor) and not _finite(output.data):
+            if not found and isinstance(output, Tensor) and not _finite(output.array):
                 found.append(module_label(model, path))
 
         return watch
@@ -105,7 +105,7 @@ def diagnose(
         where = first_nonfinite_parameter(model)
         if where is not None:
             places.append(f"the weights '{where}' were already non-finite (made so by the previous update)")
-        elif not _finite(x.data):
+        elif not _finite(x.array):
             where = "input batch"
             places.append("the input batch itself contains NaN/Inf")
         else:

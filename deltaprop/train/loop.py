@@ -202,7 +202,7 @@ def _run_epochs(run: Run, plan: Plan, start_epoch: int) -> None:
 def _model_xp(model: Any) -> Any:
     """The array module of the model's parameters: each batch is moved there."""
     for param in model.parameters():
-        return backend.array_module(param.data)
+        return backend.array_module(param.array)
     return np
 
 
@@ -218,7 +218,7 @@ def _resolve_loss(loss: Any) -> Any:
 
 def _model_dtype(model: Any) -> Any:
     for param in model.parameters():
-        return param.data.dtype
+        return param.array.dtype
     return np.dtype(np.float32)
 
 

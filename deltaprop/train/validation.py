@@ -38,7 +38,7 @@ def check_arguments(epochs, batch_size, validation_split, checkpoint_every, chec
 
 def as_array(data: Any, dtype: Any, name: str) -> np.ndarray:
     """Arrays in the model's float dtype, converted once here rather than in every batch."""
-    array = data.data if isinstance(data, Tensor) else data
+    array = data.array if isinstance(data, Tensor) else data
     if not hasattr(array, "dtype"):
         array = np.asarray(array)
     if array.ndim == 0:

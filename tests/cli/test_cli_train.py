@@ -48,7 +48,7 @@ def test_saved_model_takes_raw_inputs(tmp_path, digits_arrays):
     model = load(out / "model.npz")
     X, y = digits_arrays
     with deltaprop.no_grad():
-        pred = model(deltaprop.tensor(X.astype(np.float32))).data.argmax(axis=1)
+        pred = model(deltaprop.tensor(X.astype(np.float32))).array.argmax(axis=1)
     assert np.mean(pred == y) > 0.9
     info = json.loads((out / "model.json").read_text())
     assert info["class_names"] == [str(i) for i in range(10)] and info["task"] == "classify"
@@ -152,7 +152,7 @@ def test_csv_regression_in_original_units(tmp_path, regression_csv, capsys):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["task"] == "regress" and summary["test_r2"] > 0.99
     model = load(out / "model.npz")  # a linear model: recovers y = 3a - 2b + 100
-    W, b = model[0].weight.data, model[0].bias.data
+    W, b = model[0].weight.array, model[0].bias.array
     np.testing.assert_allclose(W.ravel(), [3, -2], atol=0.05)
     np.testing.assert_allclose(b, [100], atol=0.1)
 

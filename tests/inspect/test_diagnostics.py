@@ -25,7 +25,7 @@ def test_saturated_sigmoid_net_is_flagged():
     dp.manual_seed(0)
     model = nn.Sequential(nn.Linear(4, 8), nn.Sigmoid(), nn.Linear(8, 8), nn.Sigmoid(), nn.Linear(8, 1))
     for p in model.parameters():
-        p.data *= 60.0  # pre-activations in the hundreds: every sigmoid sits in its flat tail
+        p.array *= 60.0  # pre-activations in the hundreds: every sigmoid sits in its flat tail
     x, y = _data()
     flow = GradientFlow()
     with pytest.warns(GradientFlowWarning, match="saturate"):
@@ -40,7 +40,7 @@ def test_exploding_net_is_flagged():
     layers = []
     for _ in range(6):
         lin = nn.Linear(8, 8)
-        lin.weight.data *= 6.0
+        lin.weight.array *= 6.0
         layers += [lin, nn.ReLU()]
     model = nn.Sequential(*layers, nn.Linear(8, 1))
     x, y = _data(d=8)
@@ -66,7 +66,7 @@ def test_healthy_net_records_without_warnings(recwarn):
 def test_dead_relu_fraction():
     dp.manual_seed(3)
     model = nn.Sequential(nn.Linear(4, 6), nn.ReLU(), nn.Linear(6, 1))
-    model[0].bias.data[:] = -100.0  # every ReLU unit outputs 0
+    model[0].bias.array[:] = -100.0  # every ReLU unit outputs 0
     x, y = _data()
     flow = GradientFlow(warn=False)
     history = _run_loop(model, x, y, flow, epochs=1)

@@ -51,7 +51,7 @@ def _net(sizes, act, seed):
 
 def _autograd_grads(model, x, y, act):
     f = AUTOGRAD_ACTIVATIONS[act]
-    params = [p.data.copy() for p in model.parameters()]
+    params = [p.array.copy() for p in model.parameters()]
 
     def loss(ps):
         a = x
@@ -81,8 +81,8 @@ def test_trace_equals_autograd(act, batch):
 
 def test_single_neuron_numbers_and_recursion():
     model = nn.Sequential(nn.Linear(2, 1, dtype=np.float64), nn.Sigmoid())
-    model[0].weight.data[...] = [[0.5, 0.2]]
-    model[0].bias.data[...] = 1.83
+    model[0].weight.array[...] = [[0.5, 0.2]]
+    model[0].bias.array[...] = 1.83
     tr = trace(model, [0.1, 0.3], 0.03)
     assert tr[1].z[0] == pytest.approx(1.94)
     assert tr.prediction[0] == pytest.approx(0.874352143, abs=1e-9)
@@ -111,7 +111,7 @@ def test_cross_entropy_and_float32_model():
     loss = nn.CrossEntropyLoss()(twin(dp.Tensor(x)), dp.Tensor(y))
     loss.backward()
     np.testing.assert_allclose(tr[1].grad_weight, twin[0].weight.grad, rtol=1e-9, atol=1e-12)
-    assert tr.loss == pytest.approx(float(loss.data))
+    assert tr.loss == pytest.approx(float(loss.array))
     assert model[0].weight.grad is None  # the model itself is untouched
 
 
@@ -121,7 +121,7 @@ def test_torch_agrees():
     x = np.random.default_rng(2).normal(size=(4, 3))
     y = np.random.default_rng(3).normal(size=(4, 2))
     tr = trace(model, x, y, "mse")
-    ws = [torch.tensor(p.data, requires_grad=True) for p in model.parameters()]
+    ws = [torch.tensor(p.array, requires_grad=True) for p in model.parameters()]
     a = torch.tensor(x)
     for k in range(0, 4, 2):
         a = torch.sigmoid(a @ ws[k].T + ws[k + 1])

@@ -23,9 +23,9 @@ class RunningMean(nn.Module):
 
     def forward(self, x):
         if self.training:
-            batch_mean = x.data.mean(axis=0)
-            self.running_mean = (1 - self.momentum) * self.running_mean.data + self.momentum * batch_mean
-            self.steps = self.steps.data + 1
+            batch_mean = x.array.mean(axis=0)
+            self.running_mean = (1 - self.momentum) * self.running_mean.array + self.momentum * batch_mean
+            self.steps = self.steps.array + 1
         return x
 
 
@@ -51,7 +51,7 @@ def test_buffers_are_saved_loaded_and_checkpointed(tmp_path):
     assert steps == 12  # 3 epochs x 4 batches
     dp.save(model, tmp_path / "model.npz")
     loaded = dp.load(tmp_path / "model.npz")
-    np.testing.assert_array_equal(loaded[1].running_mean.data, model[1].running_mean.data)
+    np.testing.assert_array_equal(loaded[1].running_mean.array, model[1].running_mean.array)
     assert int(loaded[1].steps.item()) == steps
 
     fresh = nn.Sequential(nn.Linear(2, 3), RunningMean(3), nn.Linear(3, 1))
@@ -82,6 +82,6 @@ def test_buffers_follow_dtype_changes_and_load_state_dict():
     assert layer.running_mean.dtype == np.float64 and layer.steps.dtype.kind == "i"
     other = RunningMean(2)
     other.load_state_dict({"running_mean": np.array([5.0, 6.0]), "steps": np.array(7)})
-    np.testing.assert_array_equal(other.running_mean.data, [5.0, 6.0])
+    np.testing.assert_array_equal(other.running_mean.array, [5.0, 6.0])
     with pytest.raises(KeyError, match="missing keys \\['steps'\\]"):
         other.load_state_dict({"running_mean": np.array([5.0, 6.0])})

@@ -25,7 +25,7 @@ def as_numpy(value):
         return None
     if isinstance(value, torch.Tensor):
         return value.detach().numpy()
-    return np.asarray(value.data)
+    return np.asarray(value.array)
 
 
 def record_all_hooks(model, events):
@@ -105,7 +105,7 @@ def test_hooks_replace_args_output_and_grad_input_as_in_pytorch():
     x = np.random.default_rng(2).standard_normal((4, 3))
     out_o = ours(dp.Tensor(x))
     out_t = theirs(torch.tensor(x))
-    np.testing.assert_allclose(out_o.data, out_t.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(out_o.array, out_t.detach().numpy(), rtol=1e-12)
     (out_o**2).sum().backward()
     (out_t**2).sum().backward()
     for (name, p), (_, q) in zip(ours.named_parameters(), theirs.named_parameters(), strict=True):
@@ -193,9 +193,9 @@ def test_capture_guard_and_gradient_flow_compose_with_user_hooks():
         where, _ = _first_nonfinite_output(model, dp.Tensor(x))
         assert where is None and len(calls) == 2  # the guard's replay was captured too
     with capture_affine(model) as calls:
-        model[2].weight.data[0, 0] = np.inf
+        model[2].weight.array[0, 0] = np.inf
         where, _ = _first_nonfinite_output(model, dp.Tensor(x))
-        model[2].weight.data[0, 0] = 0.5
+        model[2].weight.array[0, 0] = 0.5
     assert where == "2 (Linear)"
     # route 2 (one backward per output) with a user hook active equals route 1 (no graph at all)
     wrapped = nn.Sequential(model)  # a Sequential inside a Sequential: not a flat chain

@@ -21,7 +21,7 @@ def _compare(ours_out, ours_leaf, theirs_out, theirs_leaf, torch, seed_shape) ->
     v = np.random.default_rng(1).standard_normal(seed_shape)
     ours_out.backward(v)
     theirs_out.backward(torch.tensor(v))
-    np.testing.assert_allclose(ours_out.data, theirs_out.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(ours_out.array, theirs_out.detach().numpy(), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(ours_leaf.grad, theirs_leaf.grad.numpy(), rtol=1e-9, atol=1e-12)
 
 
@@ -112,7 +112,7 @@ def test_squared_error_loss_is_half_the_summed_square_per_example() -> None:
     out.backward()
     np.testing.assert_allclose(p.grad, (PRED - TARGET) / len(PRED), rtol=1e-12)
     per = nn.SquaredErrorLoss("none")(dp.tensor(PRED), dp.tensor(TARGET))
-    np.testing.assert_allclose(per.data, 0.5 * ((PRED - TARGET) ** 2).sum(axis=1), rtol=1e-12)
+    np.testing.assert_allclose(per.array, 0.5 * ((PRED - TARGET) ** 2).sum(axis=1), rtol=1e-12)
 
 
 def test_loss_target_gradients_where_torch_gives_them() -> None:

@@ -56,13 +56,13 @@ def test_state_dict_round_trip_restores_outputs() -> None:
     dp.manual_seed(0)
     a, b = TwoLayer(), TwoLayer()
     x = dp.randn(5, 3)
-    assert not np.allclose(a(x).data, b(x).data)
+    assert not np.allclose(a(x).array, b(x).array)
     state = a.state_dict()
     assert set(state) == {n for n, _ in a.named_parameters()}
     state["fc1.weight"][0, 0] += 100  # state_dict holds copies
-    assert a.fc1.weight.data[0, 0] != state["fc1.weight"][0, 0]
+    assert a.fc1.weight.array[0, 0] != state["fc1.weight"][0, 0]
     b.load_state_dict(a.state_dict())
-    np.testing.assert_array_equal(a(x).data, b(x).data)
+    np.testing.assert_array_equal(a(x).array, b(x).array)
 
 
 def test_load_state_dict_strict_errors_name_missing_and_unexpected_keys() -> None:
@@ -95,12 +95,12 @@ def test_train_and_eval_switch_every_submodule_and_dropout_obeys() -> None:
     assert model.eval() is model
     assert not any(m.training for m in model.modules())
     x = dp.ones(50, 4)
-    np.testing.assert_array_equal(model(x).data, model(x).data)  # no dropout in eval
+    np.testing.assert_array_equal(model(x).array, model(x).array)  # no dropout in eval
     model.train()
     out = nn.Dropout(0.5)(dp.ones(1000))
-    dropped = np.mean(out.data == 0)
+    dropped = np.mean(out.array == 0)
     assert 0.4 < dropped < 0.6
-    np.testing.assert_allclose(out.data[out.data != 0], 2.0)  # inverted dropout keeps the mean
+    np.testing.assert_allclose(out.array[out.array != 0], 2.0)  # inverted dropout keeps the mean
 
 
 def test_zero_grad_clears_every_parameter() -> None:
@@ -124,8 +124,8 @@ def test_linear_matches_torch_with_the_same_weights() -> None:
     x = np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32)
     t_layer = torch.nn.Linear(3, 2)
     with torch.no_grad():
-        t_layer.weight.copy_(torch.tensor(layer.weight.data))
-        t_layer.bias.copy_(torch.tensor(layer.bias.data))
+        t_layer.weight.copy_(torch.tensor(layer.weight.array))
+        t_layer.bias.copy_(torch.tensor(layer.bias.array))
     xt, xd = torch.tensor(x, requires_grad=True), dp.tensor(x, requires_grad=True)
     t_layer(xt).pow(2).sum().backward()
     (layer(xd) ** 2).sum().backward()
@@ -145,33 +145,33 @@ def test_init_functions_have_the_right_statistics() -> None:
     w = _param((fan_out, fan_in))  # (out, in) like Linear
     nn.init.xavier_uniform_(w)
     bound = math.sqrt(6 / (fan_in + fan_out))
-    assert np.abs(w.data).max() <= bound
-    assert w.data.std() == pytest.approx(bound / math.sqrt(3), rel=0.02)
+    assert np.abs(w.array).max() <= bound
+    assert w.array.std() == pytest.approx(bound / math.sqrt(3), rel=0.02)
     nn.init.xavier_normal_(w)
-    assert w.data.std() == pytest.approx(math.sqrt(2 / (fan_in + fan_out)), rel=0.02)
+    assert w.array.std() == pytest.approx(math.sqrt(2 / (fan_in + fan_out)), rel=0.02)
     nn.init.kaiming_normal_(w)
-    assert w.data.std() == pytest.approx(math.sqrt(2 / fan_in), rel=0.02)
+    assert w.array.std() == pytest.approx(math.sqrt(2 / fan_in), rel=0.02)
     nn.init.kaiming_uniform_(w)
-    assert np.abs(w.data).max() <= math.sqrt(6 / fan_in)
-    assert w.data.std() == pytest.approx(math.sqrt(2 / fan_in), rel=0.02)
+    assert np.abs(w.array).max() <= math.sqrt(6 / fan_in)
+    assert w.array.std() == pytest.approx(math.sqrt(2 / fan_in), rel=0.02)
     nn.init.normal_(w, 1.0, 0.5)
-    assert w.data.mean() == pytest.approx(1.0, abs=0.01) and w.data.std() == pytest.approx(0.5, rel=0.02)
+    assert w.array.mean() == pytest.approx(1.0, abs=0.01) and w.array.std() == pytest.approx(0.5, rel=0.02)
     nn.init.uniform_(w, -2, 3)
-    assert w.data.min() >= -2 and w.data.max() < 3 and w.data.mean() == pytest.approx(0.5, abs=0.02)
+    assert w.array.min() >= -2 and w.array.max() < 3 and w.array.mean() == pytest.approx(0.5, abs=0.02)
     nn.init.constant_(w, 0.25)
-    assert np.all(w.data == 0.25)
+    assert np.all(w.array == 0.25)
     nn.init.zeros_(w)
-    assert not w.data.any()
+    assert not w.array.any()
     assert nn.init.calculate_gain("tanh") == pytest.approx(5 / 3)
     assert nn.init.calculate_gain("relu") == pytest.approx(math.sqrt(2))
 
 
 def test_init_is_repeatable_with_a_seed_and_keeps_dtype() -> None:
     dp.manual_seed(42)
-    first = nn.Linear(5, 3).weight.data.copy()
+    first = nn.Linear(5, 3).weight.array.copy()
     dp.manual_seed(42)
     again = nn.Linear(5, 3)
-    np.testing.assert_array_equal(again.weight.data, first)
+    np.testing.assert_array_equal(again.weight.array, first)
     assert again.weight.dtype == np.float32
     assert np.abs(first).max() <= 1 / math.sqrt(5)
 

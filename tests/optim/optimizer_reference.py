@@ -46,14 +46,14 @@ def run_all():
         model = nn.Sequential(nn.Linear(64, 16), nn.ReLU(), nn.Linear(16, 10))
         dp.fit(model, X, y, loss="cross_entropy", optimizer=make(model.parameters()), epochs=3, batch_size=32,
                seed=1, progress=False)
-        out[name] = np.concatenate([p.data.ravel() for p in model.parameters()])
+        out[name] = np.concatenate([p.array.ravel() for p in model.parameters()])
     X, y = regression()
     for name, make in SECOND.items():
         dp.manual_seed(0)
         model = nn.Sequential(nn.Linear(2, 6), nn.Tanh(), nn.Linear(6, 1)).double()
         dp.fit(model, X, y, loss="mse", optimizer=make(model.parameters()), epochs=3, batch_size=20, seed=1,
                progress=False)
-        out[name] = np.concatenate([p.data.ravel() for p in model.parameters()])
+        out[name] = np.concatenate([p.array.ravel() for p in model.parameters()])
     return out
 
 if __name__ == "__main__":

@@ -58,9 +58,9 @@ def run_deltaprop(cls, kwargs, steps=6, lr_schedule=None):
     for t in range(steps):
         if lr_schedule is not None:
             opt.param_groups[0]["lr"] = lr_schedule[t]
-        params[0].grad, params[1].grad = tanh_layer_grads(params[0].data, params[1].data)
+        params[0].grad, params[1].grad = tanh_layer_grads(params[0].array, params[1].array)
         opt.step()
-    return [p.data for p in params]
+    return [p.array for p in params]
 
 
 def run_torch(torch_cls, kwargs, steps=6, lr_schedule=None):
@@ -147,7 +147,7 @@ def test_param_groups_with_own_hyperparameters_match_torch():
         foreach=False,
     )
     for _ in range(4):
-        params[0].grad, params[1].grad = tanh_layer_grads(params[0].data, params[1].data)
+        params[0].grad, params[1].grad = tanh_layer_grads(params[0].array, params[1].array)
         gw, gb = tanh_layer_grads(tparams[0].detach().numpy(), tparams[1].detach().numpy())
         tparams[0].grad, tparams[1].grad = torch.from_numpy(gw), torch.from_numpy(gb)
         opt.step()
@@ -155,7 +155,7 @@ def test_param_groups_with_own_hyperparameters_match_torch():
     assert opt.param_groups[1]["momentum"] == 0.0 and opt.param_groups[0]["momentum"] == 0.9
     assert params[1] not in opt.state and "momentum_buffer" in opt.state[params[0]]
     for p, tp in zip(params, tparams, strict=True):
-        np.testing.assert_allclose(p.data, tp.detach().numpy(), rtol=0, atol=1e-10)
+        np.testing.assert_allclose(p.array, tp.detach().numpy(), rtol=0, atol=1e-10)
 
 
 @pytest.mark.parametrize("name", ["SGD", "Adam", "RMSprop"])
@@ -167,7 +167,7 @@ def test_mlp_trained_through_deltaprop_autograd_matches_torch(name):
     tmodel = torch.nn.Sequential(torch.nn.Linear(3, 5), torch.nn.Tanh(), torch.nn.Linear(5, 2)).double()
     with torch.no_grad():
         for p, tp in zip(model.parameters(), tmodel.parameters(), strict=True):
-            tp.copy_(torch.from_numpy(p.data))
+            tp.copy_(torch.from_numpy(p.array))
     kwargs = {"SGD": {"lr": 0.05, "momentum": 0.9}, "Adam": {"lr": 0.01}, "RMSprop": {"lr": 0.002}}[name]
     opt = getattr(deltaprop.optim, name)(model.parameters(), **kwargs)
     topt = getattr(torch.optim, name)(tmodel.parameters(), foreach=False, **kwargs)
@@ -188,7 +188,7 @@ def test_mlp_trained_through_deltaprop_autograd_matches_torch(name):
         assert loss.item() == pytest.approx(tloss.item(), abs=1e-10)
     assert losses[-1] < losses[0]
     for p, tp in zip(model.parameters(), tmodel.parameters(), strict=True):
-        np.testing.assert_allclose(p.data, tp.detach().numpy(), rtol=0, atol=1e-10)
+        np.testing.assert_allclose(p.array, tp.detach().numpy(), rtol=0, atol=1e-10)
 
 
 # --------------------------------------------------------------------------- hand-worked steps
@@ -203,25 +203,25 @@ def one_param(values, grad):
 def test_sgd_plain_step_is_p_minus_lr_g():
     p = one_param([1.0, -2.0], [0.5, 4.0])
     SGD([p], lr=0.1).step()
-    np.testing.assert_allclose(p.data, [1.0 - 0.05, -2.0 - 0.4], rtol=0, atol=1e-15)
+    np.testing.assert_allclose(p.array, [1.0 - 0.05, -2.0 - 0.4], rtol=0, atol=1e-15)
 
 
 def test_sgd_momentum_two_steps_by_hand():
     p = one_param([1.0], [2.0])
     opt = SGD([p], lr=0.1, momentum=0.9, dampening=0.5)
     opt.step()  # b1 = g1 = 2 (no dampening on the first step); p = 1 - 0.2
-    assert p.data[0] == pytest.approx(0.8, abs=1e-15)
+    assert p.array[0] == pytest.approx(0.8, abs=1e-15)
     p.grad = np.array([-1.0])
     opt.step()  # b2 = 0.9 * 2 + 0.5 * (-1) = 1.3; p = 0.8 - 0.13
     assert opt.state[p]["momentum_buffer"][0] == pytest.approx(1.3, abs=1e-15)
-    assert p.data[0] == pytest.approx(0.67, abs=1e-15)
+    assert p.array[0] == pytest.approx(0.67, abs=1e-15)
 
 
 def test_sgd_nesterov_and_weight_decay_by_hand():
     p = one_param([2.0], [1.0])
     opt = SGD([p], lr=0.1, momentum=0.5, nesterov=True, weight_decay=0.25)
     opt.step()  # g = 1 + 0.25 * 2 = 1.5; b = 1.5; step dir = 1.5 + 0.5 * 1.5 = 2.25
-    assert p.data[0] == pytest.approx(2.0 - 0.225, abs=1e-15)
+    assert p.array[0] == pytest.approx(2.0 - 0.225, abs=1e-15)
 
 
 def test_adam_first_step_is_lr_times_sign_of_gradient():
@@ -229,8 +229,8 @@ def test_adam_first_step_is_lr_times_sign_of_gradient():
     p = one_param(np.zeros(4), g)
     Adam([p], lr=0.01).step()
     # m^ = g, v^ = g^2 after bias correction, so the step is lr * g / (|g| + eps)
-    np.testing.assert_allclose(p.data, -0.01 * g / (np.abs(g) + 1e-8), rtol=0, atol=1e-15)
-    np.testing.assert_allclose(p.data, -0.01 * np.sign(g), rtol=1e-5)
+    np.testing.assert_allclose(p.array, -0.01 * g / (np.abs(g) + 1e-8), rtol=0, atol=1e-15)
+    np.testing.assert_allclose(p.array, -0.01 * np.sign(g), rtol=1e-5)
 
 
 def test_adam_second_step_by_hand():
@@ -242,7 +242,7 @@ def test_adam_second_step_by_hand():
     m = 0.5 * 0.5 * 1 + 0.5 * 3  # 1.75
     v = 0.75 * 0.25 * 1 + 0.25 * 9  # 2.4375
     expected = -0.1 - 0.1 * (m / (1 - 0.25)) / math.sqrt(v / (1 - 0.75**2))
-    assert p.data[0] == pytest.approx(expected, abs=1e-15)
+    assert p.array[0] == pytest.approx(expected, abs=1e-15)
     assert opt.state[p]["step"] == 2
 
 
@@ -250,10 +250,10 @@ def test_adamw_decay_is_decoupled_from_the_moments():
     # With a zero gradient, AdamW only shrinks p; Adam's L2 term becomes the gradient instead.
     p = one_param([2.0, -4.0], [0.0, 0.0])
     AdamW([p], lr=0.1, weight_decay=0.5).step()
-    np.testing.assert_allclose(p.data, [2.0 * 0.95, -4.0 * 0.95], rtol=0, atol=1e-15)
+    np.testing.assert_allclose(p.array, [2.0 * 0.95, -4.0 * 0.95], rtol=0, atol=1e-15)
     q = one_param([2.0, -4.0], [0.0, 0.0])
     Adam([q], lr=0.1, weight_decay=0.5).step()
-    np.testing.assert_allclose(q.data, [2.0 - 0.1, -4.0 + 0.1], rtol=0, atol=1e-8)
+    np.testing.assert_allclose(q.array, [2.0 - 0.1, -4.0 + 0.1], rtol=0, atol=1e-8)
 
 
 def test_rmsprop_first_step_by_hand():
@@ -261,24 +261,24 @@ def test_rmsprop_first_step_by_hand():
     RMSprop([p], lr=0.01, alpha=0.9, eps=0.0).step()
     # s = 0.1 g^2, so the step is lr * g / (sqrt(0.1) |g|) = lr * sign(g) / sqrt(0.1)
     expected = 1.0 - 0.01 * np.array([1.0, -1.0]) / math.sqrt(0.1)
-    np.testing.assert_allclose(p.data, expected, rtol=0, atol=1e-15)
+    np.testing.assert_allclose(p.array, expected, rtol=0, atol=1e-15)
 
 
 def test_rmsprop_centered_first_step_by_hand():
     p = one_param([0.0], [2.0])
     RMSprop([p], lr=0.01, alpha=0.5, eps=0.0, centered=True).step()
     # s = 0.5 * 4 = 2, gbar = 1, sqrt(s - gbar^2) = 1
-    assert p.data[0] == pytest.approx(-0.02, abs=1e-15)
+    assert p.array[0] == pytest.approx(-0.02, abs=1e-15)
 
 
 def test_adagrad_two_steps_by_hand():
     p = one_param([0.0], [3.0])
     opt = Adagrad([p], lr=1.0, lr_decay=0.5, eps=0.0)
     opt.step()  # sum = 9, step = 1 * 3 / 3
-    assert p.data[0] == pytest.approx(-1.0, abs=1e-15)
+    assert p.array[0] == pytest.approx(-1.0, abs=1e-15)
     p.grad = np.array([4.0])
     opt.step()  # clr = 1 / 1.5, sum = 25, step = clr * 4 / 5
-    assert p.data[0] == pytest.approx(-1.0 - 0.8 / 1.5, abs=1e-15)
+    assert p.array[0] == pytest.approx(-1.0 - 0.8 / 1.5, abs=1e-15)
     assert opt.state[p]["sum"][0] == 25.0
 
 
@@ -288,8 +288,8 @@ def test_maximize_steps_uphill_like_the_negated_gradient(cls):
     down = one_param([1.0, 2.0], [-0.3, 0.7])
     cls([up], lr=0.1, maximize=True).step()
     cls([down], lr=0.1).step()
-    np.testing.assert_array_equal(up.data, down.data)
-    assert up.data[0] > 1.0  # moved along +grad
+    np.testing.assert_array_equal(up.array, down.array)
+    assert up.array[0] > 1.0  # moved along +grad
 
 
 # --------------------------------------------------------------------------- bookkeeping
@@ -300,8 +300,8 @@ def test_params_without_grad_are_skipped(cls):
     a, b = one_param([1.0], [1.0]), Parameter(np.array([5.0]))
     opt = cls([a, b], lr=0.1)
     opt.step()
-    assert b.data[0] == 5.0 and b not in opt.state
-    assert a.data[0] != 1.0
+    assert b.array[0] == 5.0 and b not in opt.state
+    assert a.array[0] != 1.0
     assert (a in opt.state) == (cls is not SGD)  # plain SGD keeps no state, like torch's
 
 
@@ -320,7 +320,7 @@ def test_updates_in_place_without_allocating_new_arrays(cls, kwargs):
     p = Parameter(np.ones(n))
     p.grad = np.full(n, 0.5)
     opt = cls([p], lr=0.01, **kwargs)
-    data = p.data
+    data = p.array
     opt.step()  # the first step allocates state and scratch buffers
     buffers = {k: v for k, v in opt.state[p].items() if isinstance(v, np.ndarray)}
     tracemalloc.start()
@@ -329,7 +329,7 @@ def test_updates_in_place_without_allocating_new_arrays(cls, kwargs):
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert peak < 8 * n / 4  # far less than one parameter-sized array
-    assert p.data is data
+    assert p.array is data
     assert all(opt.state[p][k] is v for k, v in buffers.items())
 
 
@@ -339,7 +339,7 @@ def test_state_keeps_the_parameter_dtype(dtype):
     p.grad = np.ones(3, dtype=dtype)
     opt = Adam([p], lr=0.1, weight_decay=0.1)
     opt.step()
-    assert p.data.dtype == dtype and opt.state[p]["exp_avg"].dtype == dtype
+    assert p.array.dtype == dtype and opt.state[p]["exp_avg"].dtype == dtype
 
 
 @pytest.mark.parametrize(
@@ -355,14 +355,14 @@ def test_state_keeps_the_parameter_dtype(dtype):
 def test_state_dict_round_trip_resumes_identically(cls, kwargs, tmp_path):
     def steps(params, opt, n):
         for _ in range(n):
-            params[0].grad, params[1].grad = tanh_layer_grads(params[0].data, params[1].data)
+            params[0].grad, params[1].grad = tanh_layer_grads(params[0].array, params[1].array)
             opt.step()
 
     params = make_params()
     opt = cls(params, **kwargs)
     steps(params, opt, 3)
     saved = opt.state_dict()
-    saved_weights = [p.data.copy() for p in params]
+    saved_weights = [p.array.copy() for p in params]
     steps(params, opt, 4)  # the uninterrupted run
 
     # Through a deltaprop file (npz + JSON, no pickle) and back into a fresh optimizer.
@@ -374,7 +374,7 @@ def test_state_dict_round_trip_resumes_identically(cls, kwargs, tmp_path):
     assert opt2.param_groups[0]["lr"] == kwargs["lr"]
     steps(resumed, opt2, 4)
     for a, b in zip(params, resumed, strict=True):
-        np.testing.assert_array_equal(a.data, b.data)
+        np.testing.assert_array_equal(a.array, b.array)
 
 
 def test_state_dict_is_a_snapshot_of_plain_values():
@@ -411,7 +411,7 @@ def test_zero_grad_and_closure():
         return 42.0
 
     assert opt.step(closure) == 42.0
-    assert p.data[0] == pytest.approx(0.9)
+    assert p.array[0] == pytest.approx(0.9)
 
 
 def test_registry_names_and_by_name():

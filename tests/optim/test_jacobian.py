@@ -50,7 +50,7 @@ def test_dense_sequential_jacobian_matches_finite_differences(name):
     X = np.random.default_rng(2).normal(size=(6, 3))
     output, J = residual_jacobian(model, X)
     assert output.shape == (6, 2)
-    assert J.shape == (12, sum(p.data.size for p in model.parameters()))
+    assert J.shape == (12, sum(p.array.size for p in model.parameters()))
     np.testing.assert_allclose(J, finite_difference_jacobian(model, X), rtol=1e-6, atol=1e-8)
     np.testing.assert_allclose(output, model_output(model, X), rtol=1e-12)
 

@@ -92,7 +92,7 @@ def test_rejected_steps_grow_mu_until_the_loss_falls():
     assert step["accepted"] and step["objective_after"] < before
     # mu was multiplied by 10 per rejection, then by 0.1 on acceptance
     assert opt.param_groups[0]["mu"] == pytest.approx(1e-3 * 10 ** (step["trials"] - 1) * 0.1)
-    assert 0.5 * float(w.data[0] ** 3 - 1) ** 2 == pytest.approx(step["objective_after"])
+    assert 0.5 * float(w.array[0] ** 3 - 1) ** 2 == pytest.approx(step["objective_after"])
 
 
 def test_mu_max_stops_training_and_restores_the_parameters():
@@ -100,7 +100,7 @@ def test_mu_max_stops_training_and_restores_the_parameters():
     opt = LevenbergMarquardt([w], mu=1e-3, mu_max=1e3)
     opt.step(cube_closure(w))
     assert opt.should_stop() and "mu_max" in opt.stopped_reason
-    assert w.data[0] == 1.0
+    assert w.array[0] == 1.0
     assert opt.last_step["trials"] == 7  # mu = 1e-3 ... 1e3, then past mu_max
 
 
@@ -172,7 +172,7 @@ def test_fit_stops_when_lm_reaches_mu_max():
     history = dp.fit(model, x, y, loss="mse", optimizer=opt, epochs=50, progress=False)
     assert history.epochs_run < 50
     assert "LevenbergMarquardt" in history.stopped_reason and "mu_max" in history.stopped_reason
-    np.testing.assert_allclose(model.weight.data, [[2.0, -1.0]], atol=1e-8)
+    np.testing.assert_allclose(model.weight.array, [[2.0, -1.0]], atol=1e-8)
 
 
 def test_fit_gives_lbfgs_the_whole_training_set():
@@ -325,7 +325,7 @@ def test_lbfgs_matches_torch_trajectory(line_search):
     x, labels = blobs(30, seed=4)
     x = x.astype(np.float64)
     model = tanh_net(hidden=5, seed=4, inputs=2, outputs=3).double()
-    tparams = [torch.tensor(p.data.copy(), requires_grad=True) for p in model.parameters()]
+    tparams = [torch.tensor(p.array.copy(), requires_grad=True) for p in model.parameters()]
     ours = LBFGS(model.parameters(), max_iter=5, history_size=4, line_search_fn=line_search, lr=0.8)
     theirs = torch.optim.LBFGS(tparams, max_iter=5, history_size=4, line_search_fn=line_search, lr=0.8)
     tx, ty = torch.tensor(x), torch.tensor(labels)
@@ -348,4 +348,4 @@ def test_lbfgs_matches_torch_trajectory(line_search):
         b = float(theirs.step(their_closure).detach())
         assert a == pytest.approx(b, rel=1e-9)
         for p, t in zip(model.parameters(), tparams, strict=True):
-            np.testing.assert_allclose(p.data, t.detach().numpy(), rtol=1e-7, atol=1e-9)
+            np.testing.assert_allclose(p.array, t.detach().numpy(), rtol=1e-7, atol=1e-9)

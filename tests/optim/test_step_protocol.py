@@ -57,10 +57,10 @@ def test_second_order_optimizers_refuse_another_learning_rule():
 
 def test_a_non_finite_loss_leaves_the_model_untouched():
     model = nn.Linear(2, 1)
-    before = model.weight.data.copy()
+    before = model.weight.array.copy()
     value, _ = optim.SGD(model.parameters(), lr=1.0).train_step(
         model, nn.MSELoss(), dp.Tensor([[np.inf, 1.0]]), dp.ones(1, 1)
     )
     assert not np.isfinite(value)
-    np.testing.assert_array_equal(model.weight.data, before)
+    np.testing.assert_array_equal(model.weight.array, before)
     assert model.weight.grad is None  # no backward ran

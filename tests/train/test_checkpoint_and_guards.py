@@ -156,7 +156,7 @@ def test_a_huge_learning_rate_raises_naming_epoch_batch_and_place():
 
 def test_a_nan_weight_is_named_by_module_path():
     model, X, y = exploding_setup()
-    model[2].weight.data[0, 3] = np.nan
+    model[2].weight.array[0, 3] = np.nan
     with pytest.raises(dp.NonFiniteError) as info:
         fit_sgd(model, X, y, lr=0.01, epochs=1)
     assert info.value.where == "2 (Linear).weight"
@@ -173,8 +173,8 @@ def test_non_finite_data_is_refused_up_front():
 def test_overflow_inside_a_module_is_located():
     model, X, y = exploding_setup()
     with dp.no_grad():
-        model[0].weight.data[...] = 1e30  # every hidden unit saturates to the same +-1 ...
-        model[2].weight.data[...] = 1e38  # ... so Linear 2 sums 16 values of +-1e38: beyond float32
+        model[0].weight.array[...] = 1e30  # every hidden unit saturates to the same +-1 ...
+        model[2].weight.array[...] = 1e38  # ... so Linear 2 sums 16 values of +-1e38: beyond float32
     with pytest.raises(dp.NonFiniteError) as info:
         fit_sgd(model, X, y, lr=0.01, epochs=1)
     assert info.value.where == "2 (Linear)"

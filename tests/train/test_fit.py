@@ -43,18 +43,18 @@ def test_full_batch_gradient_descent_reaches_the_least_squares_solution():
     fit_sgd(model, X, y, lr=0.2, loss=nn.MSELoss(), epochs=600, batch_size=None)
     design = np.hstack([X, np.ones((len(X), 1))])
     solution, *_ = np.linalg.lstsq(design, y, rcond=None)
-    np.testing.assert_allclose(model.weight.data.ravel(), solution[:3, 0], rtol=0, atol=1e-10)
-    np.testing.assert_allclose(model.bias.data, solution[3], rtol=0, atol=1e-10)
+    np.testing.assert_allclose(model.weight.array.ravel(), solution[:3, 0], rtol=0, atol=1e-10)
+    np.testing.assert_allclose(model.bias.array, solution[3], rtol=0, atol=1e-10)
 
 
 def test_full_batch_first_step_is_the_hand_computed_gradient_step():
     X, y = regression_data(n=8)
     model = nn.Linear(3, 1, dtype=np.float64)
-    w0, b0 = model.weight.data.copy(), model.bias.data.copy()
+    w0, b0 = model.weight.array.copy(), model.bias.array.copy()
     fit_sgd(model, X, y, lr=0.1, epochs=1, batch_size=None)
     residual = X @ w0.T + b0 - y  # dMSE/dprediction = 2 r / N
-    np.testing.assert_allclose(model.weight.data, w0 - 0.1 * 2 * residual.T @ X / len(X), atol=1e-14)
-    np.testing.assert_allclose(model.bias.data, b0 - 0.1 * 2 * residual.sum(0) / len(X), atol=1e-14)
+    np.testing.assert_allclose(model.weight.array, w0 - 0.1 * 2 * residual.T @ X / len(X), atol=1e-14)
+    np.testing.assert_allclose(model.bias.array, b0 - 0.1 * 2 * residual.sum(0) / len(X), atol=1e-14)
 
 
 def test_minibatch_history_lengths_and_epoch_loss_is_the_size_weighted_batch_mean():
@@ -78,7 +78,7 @@ def test_validation_split_holds_out_the_last_fraction_after_a_seeded_shuffle():
         model, X, y, lr=0.05, epochs=1, batch_size=8, validation_split=0.25, seed=3, metrics=["mae"]
     )
     held_out = np.random.default_rng(3).permutation(40)[30:]
-    prediction = X[held_out] @ model.weight.data.T + model.bias.data
+    prediction = X[held_out] @ model.weight.array.T + model.bias.array
     assert history["val_loss"][0] == pytest.approx(np.mean((prediction - y[held_out]) ** 2), rel=1e-12)
     assert history["val_mae"][0] == pytest.approx(np.mean(np.abs(prediction - y[held_out])), rel=1e-12)
     assert len(history.iteration_loss) == 4  # 30 training rows in batches of 8
@@ -239,11 +239,11 @@ def test_train_step_protocol_and_full_batch_optimizers():
 
         def train_step(self, model, loss_fn, X, y, *, gradients=None, after_backward=None):
             self.batch_sizes.append(len(X))
-            design = np.hstack([X.data, np.ones((len(X), 1))])
+            design = np.hstack([X.array, np.ones((len(X), 1))])
             loss = float(loss_fn(model(X), y).item())
-            solution, *_ = np.linalg.lstsq(design, y.data, rcond=None)
-            model.weight.data[...] = solution[:-1].T
-            model.bias.data[...] = solution[-1]
+            solution, *_ = np.linalg.lstsq(design, y.array, rcond=None)
+            model.weight.array[...] = solution[:-1].T
+            model.bias.array[...] = solution[-1]
             return loss, None
 
         def should_stop(self):
@@ -293,7 +293,7 @@ def test_an_optimizer_that_overrides_train_step_with_a_closure_matches_plain_sgd
         progress=False,
     )
     fit_sgd(reference, X, y, lr=0.1, epochs=3, batch_size=None)
-    np.testing.assert_array_equal(model.weight.data, reference.weight.data)
+    np.testing.assert_array_equal(model.weight.array, reference.weight.array)
 
 
 def test_scheduler_is_stepped_once_per_epoch_with_a_metric_when_it_wants_one():
