@@ -107,11 +107,11 @@ class MLP:
         for it in range(max_iter):
             error = MLP.network_error(params, x_t, y_t)
             for p in params:
-                p.grad = None
+                p.grad_array = None
             error.backward()
             with no_grad():
                 for p in params:
-                    p.array -= learning_rate * p.grad
+                    p.array -= learning_rate * p.grad_array
             errors.append(float(error.array))
             if debug and (it % report_every == 0 or it == max_iter - 1):
                 print(f"MLP.train: iteration {it + 1}/{max_iter}, network error {errors[-1]:.9f}")

@@ -50,7 +50,7 @@ def gradcheck(
     for position, t in enumerate(tensors):
         if not isinstance(t, Tensor) or not t.requires_grad:
             continue
-        analytic = np.zeros(t.shape) if t.grad is None else np.asarray(t.grad, dtype=np.float64)
+        analytic = np.zeros(t.shape) if t.grad_array is None else np.asarray(t.grad_array, dtype=np.float64)
         flat = t.array.reshape(-1)
         with no_grad():
             for i in range(flat.size):

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from deltaprop import backend
-from deltaprop.errors import GraphError, NonFiniteError
+from deltaprop.errors import GraphError, NonFiniteError, ShapeError
 from deltaprop.hooks import RemovableHandle, add_hook
 
 # --------------------------------------------------------------------------- state
@@ -94,7 +94,8 @@ class Tensor:
 
     __slots__ = (
         "array",
-        "grad",
+        "grad_array",
+        "_grad_tensor",
         "requires_grad",
         "_parents",
         "_backward",
@@ -104,6 +105,9 @@ class Tensor:
         "_hooks",
         "_grad_slot",
         "_seq",
+        "_version",
+        "_inputs",
+        "_born",
         "name",
         "__weakref__",
     )
@@ -117,7 +121,8 @@ class Tensor:
                 "pass dtype=float32 or float64"
             )
         self.array = array
-        self.grad = None
+        self.grad_array = None
+        self._grad_tensor = None
         self.requires_grad = bool(requires_grad)
         self._parents = ()
         self._backward = None
@@ -126,6 +131,7 @@ class Tensor:
         self._retains_grad = False
         self._hooks = None
         self._grad_slot = None
+        self._version = 0
         self.name = None
 
     # ------------------------------------------------------------------ the values
@@ -144,6 +150,40 @@ class Tensor:
     @data.setter
     def data(self, value: Any) -> None:
         self.array = value.array if isinstance(value, Tensor) else _as_array(value, None)
+
+    @property
+    def grad(self) -> Tensor | None:
+        """dC/d(this tensor) after ``backward()`` (None before), as a tensor of this tensor's shape.
+
+        Accumulated across backward calls until cleared (``zero_grad``), as in
+        PyTorch; the same Tensor object is returned as long as the gradient
+        array is the same, so ``p.grad.zero_()`` and ``p.grad is g`` behave as
+        PyTorch users expect. ``.grad_array`` is the raw array itself (what
+        ops and optimizers use).
+        """
+        g = self.grad_array
+        if g is None:
+            return None
+        wrapper = self._grad_tensor
+        if wrapper is None or wrapper.array is not g:
+            wrapper = self._grad_tensor = Tensor._wrap(g)
+        return wrapper
+
+    @grad.setter
+    def grad(self, value: Any) -> None:
+        if value is None:
+            self.grad_array = self._grad_tensor = None
+            return
+        array = value.array if isinstance(value, Tensor) else value
+        if not hasattr(array, "shape"):
+            array = backend.array_module(self.array).asarray(array)
+        if array.shape != self.array.shape:
+            raise ShapeError(
+                f"assigned grad has shape {tuple(array.shape)} but the tensor has shape {self.shape}; "
+                "a gradient must have its tensor's shape"
+            )
+        self.grad_array = array
+        self._grad_tensor = value if isinstance(value, Tensor) else None
 
     # ------------------------------------------------------------------ facts
     @property
@@ -247,7 +287,7 @@ class Tensor:
         return self
 
     def zero_grad(self) -> None:
-        self.grad = None
+        self.grad_array = None
 
     # ------------------------------------------------------------------ making tensors
     @staticmethod
@@ -255,7 +295,8 @@ class Tensor:
         """A constant tensor around an existing array, skipping conversion (fast path)."""
         out = Tensor.__new__(Tensor)
         out.array = data
-        out.grad = None
+        out.grad_array = None
+        out._grad_tensor = None
         out.requires_grad = False
         out._parents = ()
         out._backward = None
@@ -264,6 +305,7 @@ class Tensor:
         out._retains_grad = False
         out._hooks = None
         out._grad_slot = None
+        out._version = 0
         out.name = None
         return out
 
@@ -373,31 +415,106 @@ class Tensor:
     def __getitem__(self, index):
         return _ops().getitem(self, index)
 
+    # In place, as in PyTorch: aliases see the change (the rules are in deltaprop.inplace).
+    def __iadd__(self, other):
+        return _inplace().apply_ufunc(self, np.add, other, "add")
+
+    def __isub__(self, other):
+        return _inplace().apply_ufunc(self, np.subtract, other, "subtract")
+
+    def __imul__(self, other):
+        return _inplace().apply_ufunc(self, np.multiply, other, "multiply")
+
+    def __itruediv__(self, other):
+        return _inplace().apply_ufunc(self, np.true_divide, other, "true_divide")
+
+    def __setitem__(self, index, value) -> None:
+        _inplace().assign(self, index, value)
+
+    def add_(self, other, alpha: float = 1) -> Tensor:
+        value = other if alpha == 1 else _raw(other) * alpha
+        return _inplace().apply_ufunc(self, np.add, value, "add")
+
+    def sub_(self, other, alpha: float = 1) -> Tensor:
+        value = other if alpha == 1 else _raw(other) * alpha
+        return _inplace().apply_ufunc(self, np.subtract, value, "subtract")
+
+    def mul_(self, other) -> Tensor:
+        return _inplace().apply_ufunc(self, np.multiply, other, "multiply")
+
+    def div_(self, other) -> Tensor:
+        return _inplace().apply_ufunc(self, np.true_divide, other, "true_divide")
+
+    def zero_(self) -> Tensor:
+        return self.fill_(0)
+
+    def fill_(self, value) -> Tensor:
+        _inplace().assign(self, Ellipsis, value)
+        return self
+
+    def copy_(self, src) -> Tensor:
+        source = src.array if isinstance(src, Tensor) else src
+        _inplace().assign(self, Ellipsis, backend.to_module(source, self.xp))
+        return self
+
+    def clamp_(self, min=None, max=None) -> Tensor:  # noqa: A002 - PyTorch's names
+        _inplace().check_allowed(self, "clamp_")
+        self.xp.clip(self.array, min, max, out=self.array)
+        _inplace().stamp(self)
+        return self
+
+    def normal_(self, mean: float = 0.0, std: float = 1.0) -> Tensor:
+        from deltaprop import random
+
+        values = random.normal(self.shape, mean, std, dtype=self.dtype, xp=self.xp)
+        _inplace().assign(self, Ellipsis, values)
+        return self
+
+    def uniform_(self, a: float = 0.0, b: float = 1.0) -> Tensor:
+        from deltaprop import random
+
+        values = random.uniform(self.shape, a, b, dtype=self.dtype, xp=self.xp)
+        _inplace().assign(self, Ellipsis, values)
+        return self
+
+    # NumPy functions on tensors: np.exp(t) is the op exp(t) (a tensor, differentiable); other
+    # ufuncs run on the values and give a tensor; `ndarray -= tensor` updates the ndarray in place.
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        return _numpy_ufunc(ufunc, method, inputs, kwargs)
+
     # Comparisons are elementwise and give boolean tensors (no derivative), as in PyTorch and NumPy;
     # hashing stays by identity, so tensors still work as dict keys and in sets (as in PyTorch).
     def __lt__(self, other):
-        return Tensor._wrap(self.array < _raw(other))
+        return _comparison(self.array < _raw(other))
 
     def __le__(self, other):
-        return Tensor._wrap(self.array <= _raw(other))
+        return _comparison(self.array <= _raw(other))
 
     def __gt__(self, other):
-        return Tensor._wrap(self.array > _raw(other))
+        return _comparison(self.array > _raw(other))
 
     def __ge__(self, other):
-        return Tensor._wrap(self.array >= _raw(other))
+        return _comparison(self.array >= _raw(other))
 
     def __eq__(self, other):  # type: ignore[override]
-        return Tensor._wrap(self.array == _raw(other))
+        return _comparison(self.array == _raw(other))
 
     def __ne__(self, other):  # type: ignore[override]
-        return Tensor._wrap(self.array != _raw(other))
+        return _comparison(self.array != _raw(other))
 
     def eq(self, other) -> Tensor:
-        return Tensor._wrap(self.array == _raw(other))
+        return _comparison(self.array == _raw(other))
 
     def ne(self, other) -> Tensor:
-        return Tensor._wrap(self.array != _raw(other))
+        return _comparison(self.array != _raw(other))
+
+    def __format__(self, spec: str) -> str:
+        """``f"{loss:.4f}"`` formats a one-element tensor's value, as in PyTorch."""
+        if self.array.size == 1:
+            return format(self.item(), spec)
+        if spec:
+            raise TypeError(f"unsupported format string {spec!r} for a tensor of shape {self.shape}")
+        return str(self)
 
     __hash__ = object.__hash__
 
@@ -516,6 +633,50 @@ def _ops():
     return _ops_module
 
 
+_inplace_module = None
+
+
+def _inplace():
+    global _inplace_module
+    if _inplace_module is None:
+        from deltaprop import inplace
+
+        _inplace_module = inplace
+    return _inplace_module
+
+
+# NumPy ufuncs that are deltaprop ops with a derivative: np.exp(t) records exp
+_UFUNC_OPS = {
+    "add": "add", "subtract": "sub", "multiply": "mul", "true_divide": "div", "divide": "div",
+    "power": "pow", "matmul": "matmul", "negative": "neg", "absolute": "abs", "exp": "exp",
+    "log": "log", "sqrt": "sqrt", "maximum": "maximum", "minimum": "minimum", "tanh": "tanh",
+}
+
+
+def _numpy_ufunc(ufunc: Any, method: str, inputs: tuple, kwargs: dict) -> Any:
+    out = kwargs.pop("out", None)
+    if method == "__call__" and out is None and not kwargs and ufunc.__name__ in _UFUNC_OPS:
+        return getattr(_ops(), _UFUNC_OPS[ufunc.__name__])(*inputs)
+    raw = [_raw(x) for x in inputs]
+    if out is None:
+        result = getattr(ufunc, method)(*raw, **kwargs)
+        if isinstance(result, tuple):
+            return tuple(Tensor._wrap(r) for r in result)
+        return Tensor._wrap(result) if hasattr(result, "shape") else result
+    targets = [t for t in out if isinstance(t, Tensor)]
+    for target in targets:
+        _inplace().check_allowed(target, ufunc.__name__, *inputs)
+    getattr(ufunc, method)(*raw, out=tuple(_raw(o) for o in out), **kwargs)
+    for target in targets:
+        _inplace().stamp(target)
+    return out[0] if len(out) == 1 else out
+
+
+def _comparison(result: Any) -> Tensor:
+    """A comparison's answer as a boolean tensor (a plain bool from e.g. pytest.approx is wrapped too)."""
+    return Tensor._wrap(result if hasattr(result, "shape") else np.asarray(result))
+
+
 def _raw(x: Any) -> Any:
     return x.array if isinstance(x, Tensor) else x
 
@@ -576,6 +737,9 @@ def _seed_gradient(root: Tensor, grad: Any) -> Any:
 
 
 _end_of_backward: list[Callable[[], Any]] = []
+
+# The in-place clock: how many in-place changes have happened (see deltaprop.inplace).
+_modifications = 0
 
 
 def queue_callback(callback: Callable[[], Any]) -> None:
@@ -639,10 +803,12 @@ def _backpropagate(root: Tensor, seed: Any, retain_graph: bool) -> None:
                 f"backward(): the graph through '{node._op}' was already freed by an earlier "
                 "backward(); pass retain_graph=True to the first backward() to call it twice"
             )
+        if node._born != _modifications:  # something was changed in place since this op ran
+            _check_inputs_unchanged(node)
         parents = node._parents
         parent_grads = node._backward(g, saved, parents)
         if not retain_graph:
-            node._saved = None
+            node._saved = node._inputs = None
         found = None  # the first node this step discovered: next, without a heap, if it is alone
         for parent, pg in zip(parents, parent_grads, strict=False):
             if parent is None or pg is None:
@@ -654,8 +820,8 @@ def _backpropagate(root: Tensor, seed: Any, retain_graph: bool) -> None:
             if parent._backward is None:
                 if leaves is not None:
                     leaves.arrive(parent, pg)
-                elif pg is parent._grad_slot and parent.grad is None:
-                    parent.grad = pg  # the op wrote it into the optimizer's buffer: nothing to copy
+                elif pg is parent._grad_slot and parent.grad_array is None:
+                    parent.grad_array = pg  # the op wrote it into the optimizer's buffer: nothing to copy
                 else:
                     _accumulate_into(parent, pg)
                 continue
@@ -674,6 +840,14 @@ def _backpropagate(root: Tensor, seed: Any, retain_graph: bool) -> None:
             node = found if not heap else _push_pop(heap, found)
         else:
             node = pop(heap)[1] if heap else None
+
+
+def _check_inputs_unchanged(node: Tensor) -> None:
+    for t in node._inputs or ():
+        if t._version > node._born:
+            from deltaprop.inplace import stale_input_error
+
+            raise stale_input_error(node, t)
 
 
 def _push_pop(heap: list[tuple[int, Tensor]], node: Tensor) -> Tensor:
@@ -741,16 +915,16 @@ def _accumulate_into(node: Tensor, g: Any) -> None:
     (``_grad_slot``, see deltaprop.optim.flat): the first gradient goes there,
     unless the op already wrote it there itself (`gradient_buffer`).
     """
-    if node.grad is None:
+    if node.grad_array is None:
         slot = node._grad_slot
         if slot is None or slot.shape != node.array.shape or slot.dtype != node.array.dtype:
-            node.grad = g.astype(node.array.dtype, copy=True)
+            node.grad_array = g.astype(node.array.dtype, copy=True)
         else:
             if g is not slot:
                 slot[...] = g
-            node.grad = slot
+            node.grad_array = slot
     else:
-        node.grad += g
+        node.grad_array += g
 
 
 def gradient_buffer(t: Tensor | None) -> Any:
@@ -760,7 +934,7 @@ def gradient_buffer(t: Tensor | None) -> Any:
     gradient lands where the optimizer reads it without a copy. An op asks
     at most once per input and returns what it wrote, as usual.
     """
-    if t is None or t.grad is not None:
+    if t is None or t.grad_array is not None:
         return None
     slot = t._grad_slot
     if slot is None or slot.shape != t.array.shape or slot.dtype != t.array.dtype:
@@ -815,10 +989,12 @@ def make_result(data: Any, parents: tuple, backward: BackwardFn, saved: tuple, o
     """
     out = _new_tensor(Tensor)
     out.array = data
-    out.grad = None
+    out.grad_array = None
+    out._grad_tensor = None
     out._retains_grad = False
     out._hooks = None
     out._grad_slot = None
+    out._version = 0
     out.name = None
     if _anomaly_mode and _grad_enabled:
         _check_finite(data, f"forward of '{op}'", data.shape)
@@ -849,6 +1025,8 @@ def make_result(data: Any, parents: tuple, backward: BackwardFn, saved: tuple, o
                 recorded = None
         if recorded is not None:
             out._seq = _next_seq()
+            out._inputs = parents  # every input, for the in-place check (deltaprop.inplace)
+            out._born = _modifications
             out.requires_grad = True
             out._parents = recorded
             out._backward = backward

@@ -28,7 +28,7 @@ def main(path: str | None = None, epochs: int = 2000, lr: float = 2.0, seed: int
         model.zero_grad()
         loss.backward()
         for p in model.parameters():
-            p.array -= lr * p.grad
+            p.data -= lr * p.grad  # PyTorch's idiom: .data shares memory, autograd does not see it
         if epoch % (epochs // 4) == 0:
             print(f"epoch {epoch:5d}: loss {float(loss.array):.6f}")
     with dp.no_grad():

@@ -73,7 +73,7 @@ def _forward_backward(fn, arrays, xp, seed: int = 0):
     out = fn(*leaves)
     upstream = np.random.default_rng(seed).standard_normal(out.shape)
     out.backward(backend.to_module(upstream, xp))
-    return out, [leaf.grad for leaf in leaves]
+    return out, [leaf.grad_array for leaf in leaves]
 
 
 def _recorded_ops(out: dp.Tensor) -> set[str]:
@@ -313,8 +313,9 @@ def test_layer_runs_on_the_array_module(make, xp) -> None:
     np.testing.assert_allclose(backend.to_numpy(out.array), expected.array, rtol=1e-12)
     np.testing.assert_allclose(backend.to_numpy(grad_x), expected_x, rtol=1e-12)
     for (name, param), ref in zip(layer.named_parameters(), reference.parameters(), strict=True):
-        _assert_on(xp, param.grad, f"the gradient of {name}")
-        np.testing.assert_allclose(backend.to_numpy(param.grad), ref.grad, rtol=1e-12, err_msg=name)
+        _assert_on(xp, param.grad_array, f"the gradient of {name}")
+        got = backend.to_numpy(param.grad_array)
+        np.testing.assert_allclose(got, ref.grad_array, rtol=1e-12, err_msg=name)
 
 
 def test_dropout_draws_its_mask_on_the_device_from_the_package_generator(xp) -> None:
@@ -323,10 +324,10 @@ def test_dropout_draws_its_mask_on_the_device_from_the_package_generator(xp) -> 
     out = nn.Dropout(0.5)(x)
     out.sum().backward()
     _assert_on(xp, out.array, "the output")
-    _assert_on(xp, x.grad, "the gradient")
+    _assert_on(xp, x.grad_array, "the gradient")
     values = backend.to_numpy(out.array)
     assert set(np.unique(values)) == {0.0, 2.0} and 0.4 < (values == 0).mean() < 0.6
-    np.testing.assert_array_equal(backend.to_numpy(x.grad), values)  # d(x * mask)/dx = mask
+    np.testing.assert_array_equal(backend.to_numpy(x.grad_array), values)  # d(x * mask)/dx = mask
     after_one_draw = np.random.default_rng(5)
     after_one_draw.bit_generator.random_raw()  # the device generator's seed: one 64-bit draw
     assert dp.get_rng_state() == after_one_draw.bit_generator.state
@@ -342,7 +343,7 @@ def test_a_training_step_reads_nothing_from_the_host_and_uploads_nothing() -> No
     with count_host_reads() as reads:
         nn.MSELoss()(model(x), y).backward()
     assert reads == []
-    assert all(type(p.grad) is StandinArray for p in model.parameters())
+    assert all(type(p.grad_array) is StandinArray for p in model.parameters())
 
 
 def test_dropout_on_numpy_draws_what_it_always_drew() -> None:

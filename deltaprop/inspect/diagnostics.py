@@ -82,7 +82,7 @@ class GradientFlow(Callback):
 
     def on_after_backward(self, run: Any) -> None:
         for name, layer in self._layers:
-            grad = layer.weight.grad
+            grad = layer.weight.grad_array
             norm = float("nan") if grad is None else float(np.linalg.norm(np.asarray(grad, dtype=np.float64)))
             self._norms[name].append(norm)
             self._before[name] = np.array(layer.weight.array, dtype=np.float64)

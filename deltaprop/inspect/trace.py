@@ -371,7 +371,7 @@ def trace(model: nn.Module, x: Any, y: Any, loss: Any = "squared_error", *, chec
     target = Tensor(y64)
     value = loss_fn(leaf, target)
     value.backward()
-    output_grad = np.asarray(leaf.grad, dtype=np.float64)
+    output_grad = np.asarray(leaf.grad_array, dtype=np.float64)
 
     # backward: the matrix-form recursion, last layer first
     layers: list[LayerTrace] = []
@@ -427,7 +427,7 @@ def _check_against_engine(model, loss_fn, x64, y64, result: Trace) -> float:
         params = {"weight": twin.weight, "bias": twin.bias}
     worst = abs(float(np.asarray(value.array)) - result.loss)
     for name, mine in result.gradients().items():
-        engine = params[name].grad
+        engine = params[name].grad_array
         engine = np.zeros_like(mine) if engine is None else np.asarray(engine, dtype=np.float64)
         diff = float(np.max(np.abs(engine - mine))) if mine.size else 0.0
         scale = 1.0 + float(np.max(np.abs(engine))) if engine.size else 1.0

@@ -294,10 +294,10 @@ class Module:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         for param in self.parameters():
-            if set_to_none or param.grad is None:
-                param.grad = None
+            if set_to_none or param.grad_array is None:
+                param.grad_array = None
             else:
-                param.grad[...] = 0
+                param.grad_array[...] = 0
 
     def requires_grad_(self, flag: bool = True) -> Module:
         for param in self.parameters():
@@ -319,15 +319,15 @@ class Module:
         xp = backend.device_module(device)
         for tensor in [*self.parameters(), *self.buffers()]:
             tensor.array = backend.to_module(tensor.array, xp)
-            if tensor.grad is not None:
-                tensor.grad = backend.to_module(tensor.grad, xp)
+            if tensor.grad_array is not None:
+                tensor.grad_array = backend.to_module(tensor.grad_array, xp)
         return self
 
     def astype(self, dtype: Any) -> Module:
         """Cast every parameter and floating-point buffer (e.g. to float64 for gradient checks)."""
         for param in self.parameters():
             param.array = param.array.astype(dtype)
-            param.grad = None
+            param.grad_array = None
         for buffer in self.buffers():
             if buffer.array.dtype.kind == "f":
                 buffer.array = buffer.array.astype(dtype)

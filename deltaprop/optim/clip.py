@@ -24,7 +24,7 @@ from deltaprop.tensor import Tensor
 def _grads(parameters: Tensor | Iterable[Tensor]) -> list[Any]:
     if isinstance(parameters, Tensor):
         parameters = [parameters]
-    return [p.grad for p in parameters if p.grad is not None]
+    return [p.grad_array for p in parameters if p.grad_array is not None]
 
 
 def clip_grad_norm_(

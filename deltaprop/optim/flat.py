@@ -92,7 +92,8 @@ class FlatGroup:
         for p in params:
             if sys.getrefcount(p.array) > _ONLY_THE_PARAMETER:  # someone else holds this array
                 return False
-            if type(p.array) is not kind or p.array.dtype != dtype or getattr(p.array, "base", None) is not None:
+            array = p.array
+            if type(array) is not kind or array.dtype != dtype or getattr(array, "base", None) is not None:
                 return False
         return True
 
@@ -120,7 +121,7 @@ class FlatGroup:
                                         strict=True):
             if p.array is not view:
                 return self.MOVED
-            grad = p.grad
+            grad = p.grad_array
             if grad is not slot:
                 if grad is None or grad.shape != slot.shape:
                     return self.SKIP  # the per-parameter path skips it, or raises the clear error

@@ -119,12 +119,12 @@ def output_jacobian(output: Tensor, params: Sequence[Tensor]) -> np.ndarray:
         flat_seed = seed.reshape(-1)
         for i in range(flat_out.size):
             for p in params:
-                p.grad = None
+                p.grad_array = None
             flat_seed[i] = 1
             output.backward(seed, retain_graph=True)
             flat_seed[i] = 0
             rows[i] = np.concatenate(
-                [np.zeros(p.array.size) if p.grad is None else np.ravel(p.grad) for p in params]
+                [np.zeros(p.array.size) if p.grad_array is None else np.ravel(p.grad_array) for p in params]
             )
     return rows
 
@@ -144,7 +144,7 @@ def _activation_and_slope(layer: Module, z: np.ndarray) -> tuple[np.ndarray, np.
     with enable_grad():
         a = layer(t)
         a.backward(np.ones_like(z))
-    return a.array, t.grad
+    return a.array, t.grad_array
 
 
 def _jacobian_dense_chain(
@@ -228,14 +228,14 @@ def capture_affine(model: Module):
 def _saved_grads(params: Iterable[Tensor]):
     """Leave every parameter's .grad as it was (the Jacobian sweeps must not touch it)."""
     params = list(params)
-    before = [p.grad for p in params]
+    before = [p.grad_array for p in params]
     for p in params:  # backward adds into an existing .grad in place: start each sweep from None
-        p.grad = None
+        p.grad_array = None
     try:
         yield
     finally:
         for p, g in zip(params, before, strict=True):
-            p.grad = g
+            p.grad_array = g
 
 
 def _jacobian_by_output_unit(
@@ -251,12 +251,12 @@ def _jacobian_by_output_unit(
         seed2 = seed.reshape(n, k)
         for unit in range(k):
             for _, _, z in calls:
-                z.grad = None
+                z.grad_array = None
             seed2[:, unit] = 1
             out.backward(seed, retain_graph=unit < k - 1)
             seed2[:, unit] = 0
             for layer, a, z in calls:
-                delta = np.zeros(z.array.shape, z.array.dtype) if z.grad is None else z.grad
+                delta = np.zeros(z.array.shape, z.array.dtype) if z.grad_array is None else z.grad_array
                 weight, bias = layer.affine()
                 block = (delta[:, :, None] * a[:, None, :]).reshape(n, -1)
                 _place(J[:, unit], table, weight, block)

@@ -65,7 +65,8 @@ class LBFGS(Optimizer):
     def _gather_flat_grad(self) -> np.ndarray:
         return np.concatenate(
             [
-                np.zeros(p.array.size) if p.grad is None else np.asarray(p.grad, dtype=np.float64).ravel()
+                np.zeros(p.array.size) if p.grad_array is None
+                else np.asarray(p.grad_array, dtype=np.float64).ravel()
                 for p in self._params
             ]
         )

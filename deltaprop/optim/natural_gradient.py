@@ -89,7 +89,7 @@ class NaturalGradient(Optimizer):
         x = X if isinstance(X, Tensor) else Tensor(np.asarray(X))
         for group in self.param_groups:
             for p in group["params"]:
-                p.grad = None
+                p.grad_array = None
         with enable_grad(), capture_affine(model) as calls:
             output = model(x)
             loss = loss_fn(output, y if isinstance(y, Tensor) else Tensor(np.asarray(y)))
@@ -103,7 +103,7 @@ class NaturalGradient(Optimizer):
         # Per-example loss gradients at each layer's output: the mean reduction divided them by n.
         seen: dict[int, tuple[list[np.ndarray], list[np.ndarray]]] = {}
         for layer, a, z in calls:
-            d = np.zeros(z.array.shape) if z.grad is None else z.grad * n
+            d = np.zeros(z.array.shape) if z.grad_array is None else z.grad_array * n
             ins, deltas = seen.setdefault(id(layer), ([], []))
             ins.append(np.asarray(a, dtype=np.float64))
             deltas.append(np.asarray(d, dtype=np.float64))
@@ -141,7 +141,7 @@ class NaturalGradient(Optimizer):
         return owner
 
     def _empirical_update(self, group: dict, layers: dict, seen: dict, n: int) -> None:
-        params = [p for p in group["params"] if p.grad is not None]
+        params = [p for p in group["params"] if p.grad_array is not None]
         blocks = []  # per-example gradient of each parameter, (n, size)
         for p in params:
             layer = layers[id(p)]
@@ -153,7 +153,7 @@ class NaturalGradient(Optimizer):
         if not blocks:
             return
         G = np.concatenate(blocks, axis=1)
-        grad = np.concatenate([np.asarray(p.grad, dtype=np.float64).ravel() for p in params])
+        grad = np.concatenate([np.asarray(p.grad_array, dtype=np.float64).ravel() for p in params])
         F = G.T @ G / n + group["damping"] * np.eye(G.shape[1])
         update = np.linalg.solve(F, grad)
         offset = 0
@@ -167,7 +167,7 @@ class NaturalGradient(Optimizer):
         done = set()
         for p in group["params"]:
             layer = layers[id(p)]
-            if id(layer) in done or id(layer) not in seen or layer.affine()[0].grad is None:
+            if id(layer) in done or id(layer) not in seen or layer.affine()[0].grad_array is None:
                 continue
             done.add(id(layer))
             weight, bias = layer.affine()
@@ -185,9 +185,9 @@ class NaturalGradient(Optimizer):
                 S = beta * state["S"] + (1 - beta) * S
             state["A"], state["S"] = A, S
             root = float(np.sqrt(group["damping"]))
-            grad = np.asarray(weight.grad, dtype=np.float64)
+            grad = np.asarray(weight.grad_array, dtype=np.float64)
             if has_bias:
-                bias_grad = np.zeros(len(grad)) if bias.grad is None else bias.grad
+                bias_grad = np.zeros(len(grad)) if bias.grad_array is None else bias.grad_array
                 grad = np.concatenate([grad, np.asarray(bias_grad, dtype=np.float64)[:, None]], axis=1)
             left = np.linalg.solve(S + root * np.eye(len(S)), grad)
             update = np.linalg.solve(A + root * np.eye(len(A)), left.T).T  # A is symmetric

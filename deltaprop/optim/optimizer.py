@@ -181,9 +181,9 @@ class Optimizer:
         for group in self.param_groups:
             for p in group["params"]:
                 if set_to_none:
-                    p.grad = None
-                elif p.grad is not None:
-                    p.grad[...] = 0
+                    p.grad_array = None
+                elif p.grad_array is not None:
+                    p.grad_array[...] = 0
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient; returns ``closure()``'s loss if given."""
@@ -217,7 +217,7 @@ class Optimizer:
                 layout.finish()
             return
         for p in params:
-            grad = p.grad
+            grad = p.grad_array
             if grad is None:
                 continue
             state = self.state.get(p) if stateful else {}

@@ -56,7 +56,7 @@ def first_nonfinite_parameter(model: Any) -> str | None:
 def first_nonfinite_gradient(model: Any) -> str | None:
     """The first parameter in backpropagation order (output layer first) with a NaN/Inf gradient."""
     for name, param in reversed(list(model.named_parameters())):
-        if param.grad is not None and not _finite(param.grad):
+        if param.grad_array is not None and not _finite(param.grad_array):
             return parameter_label(model, name)
     return None
 
@@ -120,7 +120,7 @@ def diagnose(
                     places.append(f"the model's outputs are finite, so the loss {type(loss_fn).__name__} "
                                   "overflowed")
                 for param in model.parameters():
-                    param.grad = None
+                    param.grad_array = None
                 if loss.requires_grad:
                     loss.backward()
                 bad_gradient = first_nonfinite_gradient(model)
@@ -145,7 +145,7 @@ def diagnose(
 def check_gradients(model: Any, optimizer: Any, epoch: int, batch: int) -> None:
     """Strict mode (check_finite='grads'): every gradient, every batch, before the update."""
     for param in model.parameters():
-        if param.grad is not None and not np.all(np.isfinite(backend.to_numpy(param.grad))):
+        if param.grad_array is not None and not np.all(np.isfinite(backend.to_numpy(param.grad_array))):
             where = first_nonfinite_gradient(model)
             raise NonFiniteError(
                 f"fit: a gradient became non-finite at epoch {epoch}, batch {batch} (the loss was finite): "

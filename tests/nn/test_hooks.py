@@ -149,7 +149,7 @@ def test_tensor_hooks_see_the_total_gradient_and_can_replace_it():
     seen = []
     w.register_hook(lambda g: seen.append(g.numpy().copy()))
     ready = []
-    w.register_post_accumulate_grad_hook(lambda t: ready.append(t.grad.copy()))
+    w.register_post_accumulate_grad_hook(lambda t: ready.append(t.grad.numpy().copy()))
     ((w * 3).sum() + (w * 4).sum()).backward()
     np.testing.assert_array_equal(seen[0], [7.0, 7.0])  # both uses summed, delivered once
     np.testing.assert_array_equal(ready[0], [7.0, 7.0])
@@ -169,7 +169,7 @@ def test_queued_callbacks_run_once_backward_has_finished():
 
     def hook(grad):
         events.append(("hook", w.grad))
-        queue_callback(lambda: events.append(("done", w.grad.copy())))
+        queue_callback(lambda: events.append(("done", w.grad.numpy().copy())))
 
     w.register_hook(hook)
     (w * 2).sum().backward()

@@ -462,7 +462,9 @@ def test_other_bad_arguments():
 @pytest.mark.parametrize("cls", [SGD, Adam, AdamW, RMSprop, Adagrad])
 def test_gradient_of_the_wrong_shape_is_refused(cls):
     p = Parameter(np.zeros((3, 2)))
-    p.grad = np.ones(2)  # would broadcast silently into the (3, 2) buffers
+    with pytest.raises(ShapeError, match=r"assigned grad has shape \(2,\) but the tensor has shape \(3, 2\)"):
+        p.grad = np.ones(2)  # would broadcast silently into the (3, 2) buffers; refused, as in PyTorch
+    p.grad_array = np.ones(2)  # even behind the check's back, the optimizer refuses it
     with pytest.raises(ShapeError, match=r"parameter of shape \(3, 2\) has a gradient of shape \(2,\)"):
         cls([p], lr=0.1).step()
 
@@ -485,7 +487,7 @@ def test_clip_grad_norm_matches_torch(norm_type, max_norm):
     tparams = [torch.zeros(p.shape, dtype=torch.float64, requires_grad=True) for p in params]
     for p, tp in zip(params, tparams, strict=True):
         if p.grad is not None:
-            tp.grad = torch.from_numpy(p.grad.copy())
+            tp.grad = torch.from_numpy(p.grad.numpy().copy())
     total = clip_grad_norm_(params, max_norm, norm_type=norm_type)
     ttotal = torch.nn.utils.clip_grad_norm_(tparams, max_norm, norm_type=norm_type)
     assert isinstance(total, float)

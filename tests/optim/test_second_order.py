@@ -48,7 +48,7 @@ def squared_error_gradient(model, x, y):
     model.zero_grad()
     loss = nn.SquaredErrorLoss(reduction="sum")(model(dp.Tensor(x)), dp.Tensor(y))
     loss.backward()
-    return np.concatenate([p.grad.ravel() for p in model.parameters()])
+    return np.concatenate([p.grad_array.ravel() for p in model.parameters()])
 
 
 # --------------------------------------------------------------------------- the LM step itself
@@ -279,7 +279,8 @@ def test_ggn_gradient_equals_backprop_gradient_for_cross_entropy_and_bce():
         G, g = gauss_newton_system(curvature, out, curvature.targets(target, out), J)
         model.zero_grad()
         loss_fn(model(dp.Tensor(xd)), dp.Tensor(target)).backward()
-        np.testing.assert_allclose(g, np.concatenate([p.grad.ravel() for p in model.parameters()]), rtol=1e-9)
+        backprop = np.concatenate([p.grad_array.ravel() for p in model.parameters()])
+        np.testing.assert_allclose(g, backprop, rtol=1e-9)
         assert np.all(np.linalg.eigvalsh(G) > -1e-9)  # positive semidefinite
 
 
