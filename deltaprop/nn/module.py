@@ -32,6 +32,19 @@ class Module:
     """
 
     training: bool
+    # The tables `__init__` creates (annotated here for type checkers; set with object.__setattr__)
+    _parameters: dict[str, Parameter | None]
+    _buffers: dict[str, Tensor | None]
+    _non_persistent_buffers: set[str]
+    _modules: dict[str, Module | None]
+    _forward_pre_hooks: dict[int, Callable[..., Any]]
+    _forward_pre_hooks_with_kwargs: dict[int, bool]
+    _forward_hooks: dict[int, Callable[..., Any]]
+    _forward_hooks_with_kwargs: dict[int, bool]
+    _forward_hooks_always_called: dict[int, bool]
+    _backward_pre_hooks: dict[int, Callable[..., Any]]
+    _backward_hooks: dict[int, Callable[..., Any]]
+    _has_hooks: bool
     #: True for layers that apply one function to every element on its own (activations,
     #: Identity): curvature code takes f'(z) from them. See docs/architecture.md.
     elementwise: bool = False
