@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -365,6 +366,8 @@ class Tensor:
         global _live_tensor_hooks
         if self._hooks is None:
             self._hooks = {"grad": {}, "post_accumulate": {}}
+            # a tensor that dies with hooks on it takes them out of the count
+            weakref.finalize(self, _tensor_with_hooks_died, self._hooks)
         _live_tensor_hooks += 1
         return add_hook(self._hooks[kind], hook, prepend=False, on_remove=_one_tensor_hook_fewer)
 
@@ -762,6 +765,13 @@ def _one_tensor_hook_fewer() -> None:
     _live_tensor_hooks -= 1
 
 
+def _tensor_with_hooks_died(hooks: dict[str, dict]) -> None:
+    global _live_tensor_hooks
+    _live_tensor_hooks -= sum(len(table) for table in hooks.values())
+    for table in hooks.values():
+        table.clear()  # a handle removed later finds nothing to remove and leaves the count alone
+
+
 def _backpropagate(root: Tensor, seed: Any, retain_graph: bool) -> None:
     """The reverse sweep: each node's backward runs once, after every node that uses it.
 
@@ -934,8 +944,8 @@ def gradient_buffer(t: Tensor | None) -> Any:
     gradient lands where the optimizer reads it without a copy. An op asks
     at most once per input and returns what it wrote, as usual.
     """
-    if t is None or t.grad_array is not None:
-        return None
+    if t is None or t.grad_array is not None or _live_tensor_hooks > 0:
+        return None  # with tensor hooks, leaf gradients are summed elsewhere before they are stored
     slot = t._grad_slot
     if slot is None or slot.shape != t.array.shape or slot.dtype != t.array.dtype:
         return None

@@ -207,3 +207,36 @@ def test_capture_guard_and_gradient_flow_compose_with_user_hooks():
         model.parameters(), lr=0.01), epochs=2, callbacks=[flow], progress=False)
     assert len(history["grad_norm/0"]) == 2 and history["dead_relu/0"][0] >= 0
     assert counted and not model[2]._has_hooks
+
+
+def test_a_weight_used_twice_gets_its_whole_gradient_with_hooks_alive_and_flat_buffers():
+    """With any tensor hook alive, leaf gradients are summed before storing: no slot is handed out twice."""
+    import gc
+    import importlib
+
+    engine = importlib.import_module("deltaprop.tensor")  # the module (dp.tensor is the function)
+
+    def gradient(with_hook: bool):
+        dp.manual_seed(0)
+        layer = nn.Linear(3, 3).double()
+        opt = dp.optim.SGD(layer.parameters(), lr=0.1)
+        x = dp.Tensor(np.random.default_rng(0).standard_normal((4, 3)))
+        for _ in range(2):  # the second step runs with the optimizer's gradient slots in place
+            watched = dp.Tensor([1.0], requires_grad=True)
+            handle = watched.register_hook(lambda g: None) if with_hook else None
+            opt.zero_grad()
+            (layer(layer(x)) ** 2).sum().backward()  # the weight is used twice
+            grad = layer.weight.grad_array.copy()
+            opt.step()
+            if handle is not None:
+                handle.remove()
+        return grad
+
+    np.testing.assert_allclose(gradient(True), gradient(False), rtol=1e-12)
+    count = engine._live_tensor_hooks
+    orphan = dp.Tensor([1.0], requires_grad=True)
+    orphan.register_hook(lambda g: None)
+    assert engine._live_tensor_hooks == count + 1
+    del orphan
+    gc.collect()
+    assert engine._live_tensor_hooks == count  # a tensor that died with a hook no longer counts
