@@ -7,7 +7,11 @@ learning rate means the same thing only if ours is scaled the same way:
 - logistic (binary, multilabel): binary cross-entropy summed over the
   labels, averaged over examples;
 - identity (squared_error): half the squared error, averaged over examples
-  and outputs;
+  and outputs; but scikit-learn's gradient is that of the error summed over
+  the outputs (its output delta is ``prediction - y`` whatever their
+  number), so with several outputs the loss reported here is scikit-learn's
+  and the gradient is scikit-learn's too: the sum's, shifted in value by a
+  constant (`_as_reported`);
 - exp (poisson): half the Poisson deviance, summed over outputs, averaged
   over examples (constant term included, so ``loss_`` matches);
 - plus ``alpha / 2 * sum ||W||^2 / n`` over the weight matrices (not the
@@ -64,9 +68,7 @@ class SklearnObjective:
                 return F.binary_cross_entropy_with_logits(output, target)
             return F.binary_cross_entropy_with_logits(output, target, "sum") * (1.0 / n)
         if kind == "identity":
-            if k == 1:
-                return F.squared_error_loss(output, target)
-            return F.mse_loss(output, target) * 0.5
+            return _as_reported(F.squared_error_loss(output, target), k)
         return _poisson(output, target.array).sum() * (1.0 / n) + _poisson_constant(target.array) / n
 
     def _weighted_data_term(self, output: Tensor, target: Tensor) -> tuple[Tensor, float]:
@@ -85,7 +87,8 @@ class SklearnObjective:
         elif kind == "logistic":
             per_example = F.binary_cross_entropy_with_logits(output, Tensor._wrap(y), "none").sum(axis=1)
         elif kind == "identity":
-            per_example = F.squared_error_loss(output, Tensor._wrap(y), "none") * (1.0 / k)
+            per_example = F.squared_error_loss(output, Tensor._wrap(y), "none")
+            return _as_reported((per_example * Tensor._wrap(w / total)).sum(), k), total
         else:
             constant = float(np.sum(w * _poisson_per_example_constant(y)))
             per_example = _poisson(output, y).sum(axis=1)
@@ -96,18 +99,24 @@ class SklearnObjective:
     def output_curvature(self) -> Any:
         """The data term's curvature in the outputs (deltaprop.nn.curvature), for Levenberg-Marquardt.
 
-        Its objective is summed over examples (and, for squared error, the
-        outputs are summed rather than averaged); `penalty_scale` says how the
-        L2 term scales alongside it.
+        Its objective is the data term whose gradient scikit-learn follows,
+        summed over examples; `penalty_scale` gives the L2 term alongside it.
         """
         if self.weighted:
             return None
         return {"softmax": SoftmaxCrossEntropy(), "logistic": SigmoidCrossEntropy(),
                 "identity": SquaredResiduals()}.get(self.out_activation)
 
-    def penalty_scale(self, n_outputs: int) -> float:
-        """The L2 strength in the curvature's summed objective: n (or n*K) times scikit-learn's alpha/n."""
-        return self.alpha * (n_outputs if self.out_activation == "identity" else 1)
+    def penalty_scale(self) -> float:
+        """The L2 strength in the curvature's objective (the data term summed over examples): alpha."""
+        return self.alpha
+
+
+def _as_reported(summed: Tensor, n_outputs: int) -> Tensor:
+    """The squared error summed over outputs (for its gradient), valued as scikit-learn reports it (mean)."""
+    if n_outputs == 1:
+        return summed
+    return summed + summed.item() * (1.0 / n_outputs - 1.0)
 
 
 def _poisson(output: Tensor, y: Any) -> Tensor:

@@ -10,9 +10,6 @@ said here and in the README:
   shuffle than scikit-learn's; the same seed always gives the same model;
 - ``dtype='float32'`` (the default) trains in single precision; 'float64',
   or None (X's own float dtype, scikit-learn's behaviour), in double;
-- 'adam' is PyTorch's form of Adam, which adds ``epsilon`` to
-  ``sqrt(v_hat)`` where scikit-learn adds it to ``sqrt(v)`` before the bias
-  correction (a difference of order ``epsilon``);
 - 'sgd' momentum is PyTorch's (the velocity is kept without the learning
   rate); identical while the rate is constant, slightly different while
   'invscaling' or 'adaptive' changes it;
@@ -42,8 +39,8 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_scalar
 
 from deltaprop.sklearn._base import NetworkEstimator, own_arrays
-from deltaprop.sklearn._lm import PenalizedLevenbergMarquardt
 from deltaprop.sklearn._objective import SklearnObjective
+from deltaprop.sklearn._solvers import PenalizedLevenbergMarquardt, ScikitLearnAdam
 from deltaprop.sklearn._tasks import ClassifierTask, RegressorTask
 from deltaprop.tensor import Tensor, no_grad
 
@@ -122,8 +119,8 @@ class _MLP(NetworkEstimator):
             return make_optimizer(params, "sgd", lr=self.learning_rate_init, momentum=momentum,
                                   nesterov=bool(self.nesterovs_momentum) and momentum > 0)
         if self.solver == "adam":
-            return make_optimizer(params, "adam", lr=self.learning_rate_init,
-                                  betas=(self.beta_1, self.beta_2), eps=self.epsilon)
+            return ScikitLearnAdam(params, lr=self.learning_rate_init, betas=(self.beta_1, self.beta_2),
+                                   eps=self.epsilon)
         if self.solver == "lbfgs":
             return make_optimizer(params, "lbfgs", lr=1, max_iter=int(self.max_iter),
                                   max_eval=int(self.max_fun), tolerance_grad=self.tol,
@@ -132,7 +129,7 @@ class _MLP(NetworkEstimator):
         n_params = sum(p.array.size for p in params)
         check_fits_in_memory("lm", n_params)
         weights = [layer.weight for layer in _linear_layers(model)]
-        strength = self._objective(model, weighted=False).penalty_scale(self.n_outputs_)
+        strength = self._objective(model, weighted=False).penalty_scale()
         return PenalizedLevenbergMarquardt(params, weights, strength,
                                            max_jacobian_rows=max(1, _LM_JACOBIAN_BYTES // (8 * n_params)))
 

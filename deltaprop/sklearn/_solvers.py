@@ -1,7 +1,14 @@
-"""Levenberg-Marquardt with scikit-learn's L2 term on the weight matrices (solver='lm').
+"""The two solvers whose rule differs from deltaprop's stock optimizers: scikit-learn's Adam, and LM with L2.
 
-`LevenbergMarquardt` minimises the loss's summed objective E(z) through its
-curvature in the outputs; an L2 term on the weights lives outside the
+`ScikitLearnAdam` is `Adam` with epsilon where scikit-learn puts it: added
+to sqrt(v) before the bias correction, which is PyTorch's form with
+``eps / sqrt(1 - beta2**t)`` in place of eps (31.6 times eps on the first
+step, tending to eps). For weights with small gradients the two forms take
+visibly different early steps, so solver='adam' uses scikit-learn's.
+
+`PenalizedLevenbergMarquardt` (solver='lm'): `LevenbergMarquardt`
+minimises the loss's summed objective E(z) through its curvature in the
+outputs; an L2 term on the weights lives outside the
 outputs, so it is added where the step is chosen: with lam the strength in
 E's scale and m the mask of weight-matrix entries,
 
@@ -13,13 +20,23 @@ Hessian). Biases are not penalised, as in scikit-learn.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
 
-from deltaprop.optim import LevenbergMarquardt
+from deltaprop.optim import Adam, LevenbergMarquardt
 from deltaprop.optim.jacobian import flatten_params
+
+
+class ScikitLearnAdam(Adam):
+    """Adam with scikit-learn's placement of epsilon (see the module docstring); otherwise `Adam`."""
+
+    def _update(self, p: Any, grad: Any, state: dict[str, Any], group: dict[str, Any]) -> None:
+        step = state["step"] + 1
+        eps = group["eps"] / math.sqrt(1.0 - group["betas"][1] ** step)
+        super()._update(p, grad, state, {**group, "eps": eps})
 
 
 class PenalizedLevenbergMarquardt(LevenbergMarquardt):
