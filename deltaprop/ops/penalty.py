@@ -10,9 +10,7 @@ backward that hands each tensor ``scale * g * t``.
 
 from __future__ import annotations
 
-import numpy as np
-
-from deltaprop.tensor import Tensor, gradient_buffer, make_result
+from deltaprop.tensor import Tensor, make_result
 
 
 def l2_penalty(*tensors: Tensor, scale: float = 1.0) -> Tensor:
@@ -41,13 +39,9 @@ def l2_penalty(*tensors: Tensor, scale: float = 1.0) -> Tensor:
 
 
 def _l2_penalty_backward(g, saved, parents):
+    # A fresh array, not the optimizer's slot (`gradient_buffer`): the weights' own layers write
+    # their gradients there, and with tensor hooks alive the engine holds a leaf's partial
+    # gradients until all have arrived, so a second writer into the slot would overwrite the first.
     scale, arrays = saved
     factor = g * scale
-    grads = []
-    for parent, array in zip(parents, arrays, strict=True):
-        if parent is None:
-            grads.append(None)
-            continue
-        buffer = gradient_buffer(parent)  # straight into the optimizer's slot when it has one
-        grads.append(array * factor if buffer is None else np.multiply(array, factor, out=buffer))
-    return tuple(grads)
+    return tuple(None if p is None else array * factor for p, array in zip(parents, arrays, strict=True))

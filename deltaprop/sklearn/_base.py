@@ -20,6 +20,8 @@ wrappers fill in differently.
 from __future__ import annotations
 
 import numbers
+import os
+import sys
 import warnings
 from typing import Any
 
@@ -110,7 +112,7 @@ class NetworkEstimator(BaseEstimator):
             raise ValueError(f"{type(self).__name__}: training diverged: {exc}. Scale the inputs "
                              "(e.g. StandardScaler) or lower learning_rate_init") from exc
         except KeyboardInterrupt:
-            warnings.warn("Training interrupted by user.", stacklevel=3)
+            warn_caller("Training interrupted by user.", UserWarning)
         self._converged = history is not None and history.stopped_reason is not None
         if validation is not None and self._best_state is not None:
             self.model_.load_state_dict(self._best_state)
@@ -137,15 +139,15 @@ class NetworkEstimator(BaseEstimator):
         if self.batch_size == "auto":
             return epochs, min(200, n)
         if self.batch_size > n:
-            warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is going to be "
-                          "clipped", stacklevel=4)
+            warn_caller("Got `batch_size` less than 1 or larger than sample size. It is going to be clipped",
+                        UserWarning)
         return epochs, int(np.clip(self.batch_size, 1, n))
 
     def _after_training(self, X, fit_targets, loss, incremental: bool) -> None:
         """scikit-learn's warning when max_iter epochs ran without meeting the stopping rule."""
         if not incremental and not self._converged and self.n_iter_ == self.max_iter:
-            warnings.warn(f"{self._solver_title()}: Maximum iterations ({self.max_iter}) reached and the "
-                          "optimization hasn't converged yet.", ConvergenceWarning, stacklevel=4)
+            warn_caller(f"{self._solver_title()}: Maximum iterations ({self.max_iter}) reached and the "
+                        "optimization hasn't converged yet.", ConvergenceWarning)
 
     # ------------------------------------------------------------------ hooks with defaults
     def _tracks_epochs(self) -> bool:
@@ -189,6 +191,15 @@ class NetworkEstimator(BaseEstimator):
     def _validate_training_data(self, X: Any, y: Any, reset: bool) -> tuple[np.ndarray, np.ndarray]:
         return validate_data(self, X, y, reset=reset, multi_output=True, dtype=(np.float64, np.float32),
                              allow_nd=self._accepts_nd_input, y_numeric=not is_classifier(self))
+
+
+def warn_caller(message: str, category: type[Warning]) -> None:
+    """`warnings.warn` pointing at the first line outside deltaprop (the user's fit call, or sklearn's)."""
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    frame, level = sys._getframe(1), 2
+    while frame is not None and frame.f_code.co_filename.startswith(package):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)
 
 
 def _check_sample_weight(sample_weight: Any, n_samples: int) -> np.ndarray:

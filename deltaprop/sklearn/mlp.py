@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import math
 import numbers
-import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -38,7 +37,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_scalar
 
-from deltaprop.sklearn._base import NetworkEstimator, own_arrays
+from deltaprop.sklearn._base import NetworkEstimator, own_arrays, warn_caller
 from deltaprop.sklearn._objective import SklearnObjective
 from deltaprop.sklearn._solvers import PenalizedLevenbergMarquardt, ScikitLearnAdam
 from deltaprop.sklearn._tasks import ClassifierTask, RegressorTask
@@ -173,10 +172,9 @@ class _MLP(NetworkEstimator):
             print(f"L-BFGS: {self.n_iter_} iterations, {state.get('func_evals', 0)} loss evaluations, "
                   f"loss = {self.loss_:.8f}", flush=True)
         if self.n_iter_ >= self.max_iter or state.get("func_evals", 0) >= self.max_fun:
-            warnings.warn(
+            warn_caller(
                 "lbfgs failed to converge: the iteration (max_iter) or loss-evaluation (max_fun) limit was "
-                "reached. Increase it, or scale the data (e.g. StandardScaler).", ConvergenceWarning,
-                stacklevel=4,
+                "reached. Increase it, or scale the data (e.g. StandardScaler).", ConvergenceWarning
             )
 
     # ------------------------------------------------------------------ scikit-learn's attributes
