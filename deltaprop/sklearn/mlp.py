@@ -20,8 +20,10 @@ said here and in the README:
 - sparse X is refused (deltaprop has no sparse matrices): densify it first.
 
 deltaprop's own additions: ``solver='lm'`` (Levenberg-Marquardt, full batch,
-one step per epoch; for small networks), ``dropout`` between hidden layers,
-``dtype``, and any of deltaprop's activations besides scikit-learn's four.
+one step per epoch, with the tol / n_iter_no_change rule and early_stopping
+as for 'sgd' and 'adam'; for networks of up to a few thousand weights, and
+without sample_weight), ``dropout`` between hidden layers, ``dtype``, and any
+of deltaprop's activations besides scikit-learn's four.
 """
 
 from __future__ import annotations

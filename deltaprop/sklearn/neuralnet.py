@@ -22,7 +22,8 @@ module returns raw scores; the output layer a loss expects (LogSoftmax for
 'nll', Sigmoid for 'bce') is appended as the CLI does (`deltaprop.models`).
 Training and stopping follow the MLPs: ``max_iter`` epochs at most, the
 ``tol`` / ``n_iter_no_change`` rule on the training loss, or on a validation
-score with ``early_stopping``.
+score with ``early_stopping``. ``fit`` takes no ``sample_weight``: the loss
+is any deltaprop loss, which has no weighted form.
 """
 
 from __future__ import annotations
