@@ -362,3 +362,10 @@ def test_dtype_none_follows_the_data(cancer):
         warnings.simplefilter("ignore", ConvergenceWarning)
         clf.set_params(warm_start=False).fit(X, y)
     assert clf.coefs_[0].dtype == np.float64
+
+
+def test_without_scikit_learn_the_error_names_the_extra():
+    code = ("import sys; sys.modules['sklearn'] = None\n"
+            "try:\n    import deltaprop.sklearn\nexcept ImportError as exc:\n    print(exc)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "pip install 'deltaprop[sklearn]'" in out
