@@ -81,7 +81,7 @@ float64 = "float64"
 __version__ = "0.1.0"
 
 # Sub-packages load on first use (`dp.data.load_digits()`), so `import deltaprop` stays light.
-_SUBMODULES = ("backend", "compat", "data", "inspect", "nn", "optim", "serialize", "train")
+_SUBMODULES = ("backend", "compat", "data", "inspect", "nn", "optim", "serialize", "train", "sklearn")
 
 
 def __getattr__(name: str):

@@ -189,6 +189,7 @@ EXTRA_OPS = [
     ("clip_min_only", lambda a: dp.clip(a, min=0.1), [(3, 4)]),
     ("where_tensor_condition", lambda a, b: dp.where(a > b, a, b), [(3, 4), (3, 4)]),
     ("scalar_arithmetic", lambda a: (2.0 - a) / 3.0 + a**1.5 * 0.5, [(3, 4)]),
+    ("l2_penalty", lambda a, b: ops.l2_penalty(a, b, scale=0.3), [(3, 4), (5,)]),
 ]
 
 

@@ -19,8 +19,9 @@ def build_mlp(
     """A fully connected network as a flat `nn.Sequential`; no output activation (see `output_layer`).
 
     ``hidden=()`` gives a single Linear layer (linear or logistic regression).
-    Layers are created in order, so the same seed gives the same weights as
-    any other code that builds the same layers.
+    ``activation='identity'`` puts no activation between the layers (a
+    linear bottleneck). Layers are created in order, so the same seed gives
+    the same weights as any other code that builds the same layers.
     """
     from deltaprop import nn
 
@@ -28,7 +29,9 @@ def build_mlp(
         raise ValueError(f"build_mlp: dropout must be in [0, 1), got {dropout!r}")
     layers, width = [], n_in
     for size in hidden:
-        layers += [nn.Linear(width, size, dtype=dtype), nn.activation(activation)]
+        layers.append(nn.Linear(width, size, dtype=dtype))
+        if activation != "identity":
+            layers.append(nn.activation(activation))
         if dropout:
             layers.append(nn.Dropout(dropout))
         width = size

@@ -24,9 +24,11 @@ def make_optimizer(
     lr: float | None = None,
     momentum: float | None = None,
     weight_decay: float | None = None,
+    **options: Any,
 ):
     """The optimizer called ``name`` over ``parameters``, with only the settings that were given.
 
+    ``options`` are passed on as they are (``nesterov=True``, ``betas=(0.9, 0.99)``).
     Raises TypeError naming the setting an optimizer does not take (Levenberg-
     Marquardt has no learning rate), ValueError for a value out of range.
     """
@@ -34,7 +36,7 @@ def make_optimizer(
 
     given = (("lr", lr), ("momentum", momentum), ("weight_decay", weight_decay or None))
     hyper = {key: value for key, value in given if value is not None}
-    return by_name(name, parameters, **hyper)
+    return by_name(name, parameters, **hyper, **options)
 
 
 def memory_needed(name: str, n_parameters: int) -> int:

@@ -32,6 +32,7 @@ from deltaprop.ops.arithmetic import (
     where,
 )
 from deltaprop.ops.linalg import linear, matmul
+from deltaprop.ops.penalty import l2_penalty
 from deltaprop.ops.reduce import logsumexp, max, mean, min, sum, var
 from deltaprop.ops.shape import (
     concatenate,
@@ -52,4 +53,5 @@ __all__ = [
     "matmul", "max", "maximum", "mean", "min", "minimum", "mish", "mul", "neg", "pad", "pow",
     "relu", "reshape", "sigmoid", "silu", "softmax", "softplus", "sqrt", "squeeze", "stack",
     "sub", "sum", "swapaxes", "swish", "tanh", "transpose", "var", "where",
+    "l2_penalty",
 ]
