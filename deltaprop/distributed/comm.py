@@ -132,7 +132,8 @@ class MPICommunicator(Communicator):
         self.comm = comm if comm is not None else self.MPI.COMM_WORLD
         self.rank = self.comm.Get_rank()
         self.size = self.comm.Get_size()
-        library = " ".join(self.MPI.Get_library_version().split()[:4]).rstrip(",")
+        first_line = (self.MPI.Get_library_version().strip().splitlines() or ["MPI"])[0]
+        library = " ".join(first_line.split(",")[0].split())  # 'Open MPI v5.0.11', 'MPICH Version: 4.2'
         self.description = f"{self.size} process{'es' if self.size != 1 else ''} over MPI ({library})"
         MPI = self.MPI
         self._ops = {"sum": MPI.SUM, "mean": MPI.SUM, "max": MPI.MAX, "min": MPI.MIN, "prod": MPI.PROD}

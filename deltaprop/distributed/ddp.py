@@ -26,6 +26,7 @@ keeps ``batch_size`` global instead.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -79,6 +80,8 @@ class DistributedDataParallel(Module):
         broadcast_state(comm, module)
         cap_bytes = int(self.bucket_cap_mb * (1 << 20))
         self.reducer = GradientReducer(named, comm, cap_bytes, self.find_unused_parameters)
+        # the gradient hooks go when the wrapper does (while any exist, every backward watches leaves)
+        weakref.finalize(self, self.reducer.remove)
 
     # ------------------------------------------------------------------ calling
     def forward(self, *args: Any, **kwargs: Any) -> Any:
@@ -100,6 +103,10 @@ class DistributedDataParallel(Module):
             yield
         finally:
             self.require_backward_grad_sync = before
+
+    def remove_hooks(self) -> None:
+        """Take the gradient hooks off the parameters (the wrapper stops averaging)."""
+        self.reducer.remove()
 
     # ------------------------------------------------------------------ what it cost
     @property

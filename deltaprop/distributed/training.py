@@ -36,7 +36,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -68,6 +69,7 @@ class DataParallelFit:
         self.curvature = _check_optimizer(optimizer)
         self.summed = _loss_reduction(loss_fn) == "sum"
         self.source: ShardedBatches | None = None
+        self.ddp: DistributedDataParallel | None = None
 
     # ------------------------------------------------------------------ before training
     def start(self, X: np.ndarray, y: np.ndarray, fit_args: dict[str, Any]) -> None:
@@ -120,7 +122,7 @@ class DataParallelFit:
         """fit's step on this process's slice, returning the global batch's loss."""
         if self.curvature:
             return self._curvature_step(model, loss_fn, optimizer, run, callbacks, check_finite)
-        ddp = DistributedDataParallel(model, process_group=self.comm)
+        ddp = self.ddp = DistributedDataParallel(model, process_group=self.comm)
         reducer, source, comm, summed = ddp.reducer, self.source, self.comm, self.summed
 
         def gradients(_model: Any, loss_fn: Any, x: Any, y: Any) -> tuple[float, Any]:
@@ -188,8 +190,15 @@ class DataParallelFit:
                                    f"{'to stop' if vote else 'to go on'} but process 0 did not")
         return stop
 
-    def failing_together(self) -> AbstractContextManager[None]:
-        return failing_together("fit")
+    @contextmanager
+    def running(self) -> Iterator[None]:
+        """Around the epochs: an error on one process ends all; afterwards the gradient hooks go."""
+        try:
+            with failing_together("fit"):
+                yield
+        finally:
+            if self.ddp is not None:
+                self.ddp.remove_hooks()
 
 
 class RankStreams(Callback):

@@ -177,7 +177,7 @@ def fit(
     )  # fmt: skip
     plan.bar = make_bar(progress if parts.lead else False, max(epochs - start_epoch + 1, 0) * len(batches),
                         epochs)
-    with anomaly_mode() if detect_anomaly else nullcontext(), parts.failing_together():
+    with anomaly_mode() if detect_anomaly else nullcontext(), parts.running():
         _run_epochs(run, plan, start_epoch, cluster)
     return run.history
 
@@ -226,7 +226,7 @@ class _OneProcess:
     lead = True
     batches = ArrayBatches
     make_step = staticmethod(make_step)
-    failing_together = nullcontext
+    running = nullcontext  # around the epochs
 
 
 def _data_parallel(distributed: bool | None, optimizer: Any, loss_fn: Any) -> Any:
