@@ -183,6 +183,8 @@ class GradientReducer:
         self.armed = False  # a forward through the wrapper asked for this backward's gradients to be summed
         self.queued = False  # the end-of-backward wait is queued
         self.next_start = 0
+        self.carried = np.zeros(1)  # a number summed alongside the gradients (fit's loss), see `carry`
+        self.carried_request: Any = None
         self.handles = []
         for bucket in self.buckets:
             for position, p in enumerate(bucket.params):
@@ -229,8 +231,18 @@ class GradientReducer:
         self.stats.bytes += bucket.numel * bucket.dtype.itemsize
         self.next_start += 1
 
+    def carry(self, value: float) -> None:
+        """Start summing ``value`` over the processes now; the sum is in ``carried[0]`` after `finish`.
+
+        fit's loss takes this way: started before the backward and waited for
+        with the gradients, it adds no synchronisation of its own to the step.
+        """
+        self.carried[0] = value
+        self.carried_request = self.comm.iallreduce_sum(self.carried)
+
     def _requests(self) -> list[Any]:
-        return [b.request for b in self.buckets[: self.next_start] if b.request is not None]
+        requests = [b.request for b in self.buckets[: self.next_start] if b.request is not None]
+        return requests if self.carried_request is None else [self.carried_request, *requests]
 
     def _end_of_backward(self) -> None:
         self.finish(backward_ran=True)
@@ -244,6 +256,7 @@ class GradientReducer:
         started = time.perf_counter()
         self.comm.wait_all(self._requests())
         self.stats.wait_seconds += time.perf_counter() - started
+        self.carried_request = None
         for bucket in self.buckets:
             bucket.finish()
         self.stats.steps += 1

@@ -49,7 +49,7 @@ from deltaprop.distributed.ddp import DistributedDataParallel, broadcast_state
 from deltaprop.distributed.world import communicator, failing_together
 from deltaprop.optim.jacobian import assign_params, flatten_params
 from deltaprop.optim.levenberg_marquardt import CurvatureOptimizer
-from deltaprop.optim.optimizer import Optimizer, backprop
+from deltaprop.optim.optimizer import Optimizer
 from deltaprop.random import get_rng_state, manual_seed, set_rng_state
 from deltaprop.tensor import no_grad
 from deltaprop.train import checkpoint as ckpt
@@ -123,21 +123,26 @@ class DataParallelFit:
         if self.curvature:
             return self._curvature_step(model, loss_fn, optimizer, run, callbacks, check_finite)
         ddp = self.ddp = DistributedDataParallel(model, process_group=self.comm)
-        reducer, source, comm, summed = ddp.reducer, self.source, self.comm, self.summed
+        reducer, source, summed = ddp.reducer, self.source, self.summed
 
         def gradients(_model: Any, loss_fn: Any, x: Any, y: Any) -> tuple[float, Any]:
+            """`backprop` on this slice, its loss's share of the batch summed with the gradients."""
             weight = reducer.weight = 1.0 if summed else source.current_share
             if len(x) == 0:  # an empty slice: no loss here, but this process joins every sum
                 with no_grad():
                     output = model(x)  # (0, outputs): its part of the epoch's predictions
-                contribution = 0.0
+                reducer.carry(0.0)
                 reducer.finish_without_backward()
-            else:
-                value, output = backprop(ddp, loss_fn, x, y)
-                contribution = value * weight
-                if reducer.armed:  # no backward summed the gradients (a non-finite loss skips it)
-                    reducer.finish_without_backward()
-            return _summed(comm, contribution), output
+                return float(reducer.carried[0]), output
+            output = ddp(x)
+            loss = loss_fn(output, y)
+            value = loss.array.item()
+            reducer.carry(value * weight)
+            if value - value == 0:  # finite: as backprop, a non-finite loss leaves the model as it was
+                loss.backward()
+            if reducer.armed:  # no backward summed the gradients (non-finite loss, or no parameter used)
+                reducer.finish_without_backward()
+            return float(reducer.carried[0]), output
 
         return make_step(model, loss_fn, optimizer, run, callbacks, check_finite, gradients=gradients)
 

@@ -24,6 +24,7 @@ from deltaprop.distributed.comm import LocalCommunicator
 from deltaprop.distributed.curvature import SummedOverProcesses
 from deltaprop.distributed.launch import launched_processes, wants_data_parallel
 from deltaprop.distributed.training import DataParallelFit
+from deltaprop.serialize import load_checkpoint
 from deltaprop.train.batches import ArrayBatches
 
 engine = importlib.import_module("deltaprop.tensor")  # the module (deltaprop.tensor is also a function)
@@ -382,3 +383,15 @@ def test_the_curvature_sums_come_from_one_buffer():
     assert summed.sum_system(G, g, 2.5) == 2.5 and summed.sum_value(1.5) == 1.5
     with pytest.raises(ValueError, match="must come from new_system"):
         summed.sum_system(np.zeros((3, 3)), g, 0.0)
+
+
+def test_a_resume_on_another_number_of_processes_warns(tmp_path):
+    X, y = data()
+    model = mlp()
+    path = tmp_path / "run.npz"
+    dp.fit(model, X, y, loss="cross_entropy", optimizer=optim.SGD(model.parameters(), lr=0.1), epochs=1,
+           checkpoint=path, progress=False, distributed=True)
+    assert load_checkpoint(path)["extra"]["fit_args"]["world_size"] == 1
+    with pytest.warns(UserWarning, match=r"world_size=1 -> None"):
+        dp.fit(model, X, y, loss="cross_entropy", optimizer=optim.SGD(model.parameters(), lr=0.1), epochs=2,
+               resume_from=path, progress=False, distributed=False)
