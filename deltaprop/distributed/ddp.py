@@ -27,10 +27,13 @@ keeps ``batch_size`` global instead.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import numpy as np
+
+from deltaprop import backend
 from deltaprop.distributed.buckets import CommunicationStats, GradientReducer
 from deltaprop.distributed.comm import Communicator
 from deltaprop.distributed.world import communicator
@@ -85,14 +88,19 @@ class DistributedDataParallel(Module):
 
     # ------------------------------------------------------------------ calling
     def forward(self, *args: Any, **kwargs: Any) -> Any:
-        comm = self.process_group
-        if self.broadcast_buffers and self.training and comm.size > 1:
-            for buffer in self.module.buffers():
-                if buffer is not None:
-                    comm.broadcast(buffer.array, 0)
+        self.sync_buffers()
         if is_grad_enabled() and self.require_backward_grad_sync:
             self.reducer.arm()
         return self.module(*args, **kwargs)
+
+    def sync_buffers(self) -> None:
+        """Before a training forward: process 0's buffers to all, when ``broadcast_buffers``.
+
+        A process that skips a forward (fit, on an empty slice) calls this
+        instead, so that every process still takes part in the same broadcasts.
+        """
+        if self.broadcast_buffers and self.module.training and self.process_group.size > 1:
+            broadcast_tensors(self.process_group, self.module.buffers())
 
     @contextmanager
     def no_sync(self) -> Iterator[None]:
@@ -149,10 +157,21 @@ def check_same_model(comm: Communicator, module: Module) -> None:
 
 def broadcast_state(comm: Communicator, module: Module) -> None:
     """Copy process 0's parameters and buffers to every process, in place."""
-    if comm.size == 1:
-        return
-    for p in module.parameters():
-        comm.broadcast(p.array, 0)
-    for buffer in module.buffers():
-        if buffer is not None:
-            comm.broadcast(buffer.array, 0)
+    if comm.size > 1:
+        broadcast_tensors(comm, [*module.parameters(), *module.buffers()])
+
+
+def broadcast_tensors(comm: Communicator, tensors: Iterable[Any]) -> None:
+    """Process 0's values of ``tensors`` to every process: one broadcast per dtype, not per tensor."""
+    by_dtype: dict[Any, list[Any]] = {}
+    for tensor in tensors:
+        if tensor is not None:
+            by_dtype.setdefault(tensor.array.dtype, []).append(tensor)
+    for group in by_dtype.values():
+        packed = np.concatenate([backend.to_numpy(t.array).reshape(-1) for t in group])
+        comm.broadcast(packed, 0)
+        offset = 0
+        for t in group:
+            size = t.array.size
+            t.array[...] = backend.to_module(packed[offset : offset + size].reshape(t.array.shape), t.xp)
+            offset += size

@@ -45,7 +45,7 @@ import numpy as np
 from deltaprop import backend
 from deltaprop.distributed.batches import ShardedBatches
 from deltaprop.distributed.curvature import SummedOverProcesses
-from deltaprop.distributed.ddp import DistributedDataParallel, broadcast_state
+from deltaprop.distributed.ddp import DistributedDataParallel, broadcast_state, broadcast_tensors
 from deltaprop.distributed.world import communicator, failing_together
 from deltaprop.optim.jacobian import assign_params, flatten_params
 from deltaprop.optim.levenberg_marquardt import CurvatureOptimizer
@@ -128,9 +128,9 @@ class DataParallelFit:
         def gradients(_model: Any, loss_fn: Any, x: Any, y: Any) -> tuple[float, Any]:
             """`backprop` on this slice, its loss's share of the batch summed with the gradients."""
             weight = reducer.weight = 1.0 if summed else source.current_share
-            if len(x) == 0:  # an empty slice: no loss here, but this process joins every sum
-                with no_grad():
-                    output = model(x)  # (0, outputs): its part of the epoch's predictions
+            if len(x) == 0:  # an empty slice: no loss here, but this process joins every collective
+                ddp.sync_buffers()
+                output = _empty_output(model, x)
                 reducer.carry(0.0)
                 reducer.finish_without_backward()
                 return float(reducer.carried[0]), output
@@ -167,9 +167,7 @@ class DataParallelFit:
         """Process 0's buffers everywhere; every process's outputs, in the one-process order."""
         if self.size == 1:
             return outputs, targets
-        for buffer in run.model.buffers():
-            if buffer is not None:
-                self.comm.broadcast(buffer.array, 0)
+        broadcast_tensors(self.comm, run.model.buffers())
         if not outputs:
             return outputs, targets
         mine = ([backend.to_numpy(o) for o in outputs], [backend.to_numpy(t) for t in targets])
@@ -238,6 +236,17 @@ def _summed(comm: Any, value: float) -> float:
     buffer = np.array([value], dtype=np.float64)
     comm.allreduce(buffer, "sum")
     return float(buffer[0])
+
+
+def _empty_output(model: Any, x: Any) -> Any:
+    """The model's (0, outputs) answer to an empty slice, in eval mode (no batch statistics of nothing)."""
+    was_training = model.training
+    model.eval()
+    try:
+        with no_grad():
+            return model(x)
+    finally:
+        model.train(was_training)
 
 
 def _digest(model: Any) -> str:

@@ -105,6 +105,33 @@ def equal_uneven():
     return {**equal_first_order(n=17, batch_size=8), **equal_second_order(n=20)}
 
 
+class RunningMean(nn.Module):
+    """An identity layer with BatchNorm's kind of state: a running mean of its inputs, as a buffer."""
+
+    def __init__(self, features):
+        super().__init__()
+        self.register_buffer("mean", np.zeros(features))
+
+    def forward(self, x):
+        if self.training:
+            self.mean = 0.9 * self.mean.array + 0.1 * x.array.mean(axis=0)
+        return x
+
+
+def buffers():
+    """Buffers (here with empty slices on some processes) end up as process 0's everywhere."""
+    X, y = classification(17)
+    dp.manual_seed(0)
+    model = nn.Sequential(RunningMean(4), nn.Linear(4, 3)).double()
+    dp.fit(model, X, y, loss="cross_entropy", optimizer=optim.SGD(model.parameters(), lr=0.1), epochs=2,
+           batch_size=8, seed=1, progress=False)
+    everyone = comm.allgather_object(model[0].mean.array.copy())
+    if comm.rank != 0:
+        return None
+    return {"identical": all(np.array_equal(m, everyone[0]) for m in everyone),
+            "moved": float(np.abs(everyone[0]).max())}
+
+
 def no_sync():
     """A hand loop, PyTorch style: per-process batches, two micro-batches accumulated under no_sync."""
     X, y = classification(32)
@@ -239,8 +266,8 @@ def fail():
     return {"finished": True}  # never reached: every process is stopped
 
 
-SCENARIOS = {f.__name__: f for f in (equal, equal_uneven, no_sync, collectives, sampler, files_and_resume,
-                                     fail)}
+SCENARIOS = {f.__name__: f for f in (equal, equal_uneven, buffers, no_sync, collectives, sampler,
+                                     files_and_resume, fail)}
 recorder = WriteRecorder()
 
 

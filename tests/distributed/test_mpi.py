@@ -31,7 +31,7 @@ def two(mpirun):
 
 @pytest.fixture(scope="module")
 def three(mpirun):
-    return results_of(run(scenario_command(mpirun, 3, ["equal_uneven"]), timeout=240))
+    return results_of(run(scenario_command(mpirun, 3, ["equal_uneven", "buffers"]), timeout=240))
 
 
 def check_equal(result):
@@ -54,6 +54,10 @@ def test_two_processes_train_exactly_like_one(two, optimizer):
 def test_three_processes_with_uneven_and_empty_slices_train_like_one(three, optimizer):
     assert three["world"]["size"] == 3
     check_equal(three["equal_uneven"][optimizer])
+
+
+def test_buffers_are_process_0s_on_every_process_even_with_empty_slices(three):
+    assert three["buffers"]["identical"] and three["buffers"]["moved"] > 0.01
 
 
 def test_no_sync_accumulation_equals_one_big_batch(two):
