@@ -27,9 +27,9 @@ _SHARED_COMMANDS = ("train",)
 
 def several_processes() -> bool:
     """True when a launcher started this command on more than one process (and data-parallel is on)."""
-    from deltaprop.distributed.launch import launched_processes, turned_off
+    from deltaprop.distributed.launch import wants_data_parallel
 
-    return (launched_processes() or 1) > 1 and not turned_off()
+    return wants_data_parallel(None)
 
 
 def is_lead() -> bool:

@@ -34,6 +34,11 @@ def launched_processes() -> int | None:
     return None
 
 
+def launched_with_others() -> bool:
+    """True when a launcher started this process together with at least one other."""
+    return (launched_processes() or 1) > 1
+
+
 def turned_off() -> bool:
     """True when DELTAPROP_DISTRIBUTED says not to train data-parallel even under a launcher."""
     return os.environ.get("DELTAPROP_DISTRIBUTED", "").strip().lower() in _OFF
@@ -42,7 +47,7 @@ def turned_off() -> bool:
 def wants_data_parallel(distributed: bool | None) -> bool:
     """fit's ``distributed=``: True and False decide; None means 'when launched with several processes'."""
     if distributed is None:
-        return not turned_off() and (launched_processes() or 1) > 1
+        return launched_with_others() and not turned_off()
     if not isinstance(distributed, bool):
         raise TypeError(f"fit: distributed must be True, False or None (automatic), got {distributed!r}")
     return distributed

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from deltaprop.distributed.comm import Communicator, LocalCommunicator, MPICommunicator, reduce_op_name
-from deltaprop.distributed.launch import launched_processes
+from deltaprop.distributed.launch import launched_with_others
 from deltaprop.tensor import Tensor
 
 _world: Communicator | None = None
@@ -49,14 +49,15 @@ def init(communicator: Any = None) -> None:
 
     ``communicator``: an mpi4py communicator to use instead of COMM_WORLD
     (e.g. one made by ``COMM_WORLD.Split``), or a deltaprop `Communicator`.
-    Without one, a process started by mpirun/srun uses MPI.COMM_WORLD and a
-    lone process a `LocalCommunicator` (no MPI needed).
+    Without one, a process that mpirun/srun started with others uses
+    MPI.COMM_WORLD, and a lone process (``mpirun -n 1`` too) a
+    `LocalCommunicator`: no MPI needed.
     """
     global _world
     if communicator is not None:
         _world = communicator if isinstance(communicator, Communicator) else MPICommunicator(communicator)
     elif _world is None:
-        _world = MPICommunicator() if launched_processes() is not None else LocalCommunicator()
+        _world = MPICommunicator() if launched_with_others() else LocalCommunicator()
     if _world.size > 1:
         _install_excepthook()
 
