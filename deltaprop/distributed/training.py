@@ -70,6 +70,7 @@ class DataParallelFit:
         self.summed = _loss_reduction(loss_fn) == "sum"
         self.source: ShardedBatches | None = None
         self.ddp: DistributedDataParallel | None = None
+        self.curvature_optimizer: Any = None
 
     # ------------------------------------------------------------------ before training
     def start(self, X: np.ndarray, y: np.ndarray, fit_args: dict[str, Any]) -> None:
@@ -149,6 +150,7 @@ class DataParallelFit:
     def _curvature_step(self, model, loss_fn, optimizer, run, callbacks, check_finite):
         broadcast_state(self.comm, model)
         optimizer.data_parallel = SummedOverProcesses(self.comm)
+        self.curvature_optimizer = optimizer
         inner = make_step(model, loss_fn, optimizer, run, callbacks, check_finite)
         params = optimizer.param_groups[0]["params"]
         source, comm, summed = self.source, self.comm, self.summed
@@ -195,13 +197,16 @@ class DataParallelFit:
 
     @contextmanager
     def running(self) -> Iterator[None]:
-        """Around the epochs: an error on one process ends all; afterwards the gradient hooks go."""
+        """Around the epochs: an error on one process ends all; afterwards the model and optimizer
+        are left as they were (no gradient hooks, no summing over processes)."""
         try:
             with failing_together("fit"):
                 yield
         finally:
             if self.ddp is not None:
                 self.ddp.remove_hooks()
+            if self.curvature_optimizer is not None:
+                self.curvature_optimizer.data_parallel = None
 
 
 class RankStreams(Callback):

@@ -395,3 +395,15 @@ def test_a_resume_on_another_number_of_processes_warns(tmp_path):
     with pytest.warns(UserWarning, match=r"world_size=1 -> None"):
         dp.fit(model, X, y, loss="cross_entropy", optimizer=optim.SGD(model.parameters(), lr=0.1), epochs=2,
                resume_from=path, progress=False, distributed=False)
+
+
+def test_fit_leaves_the_optimizer_and_model_as_they_were():
+    X, y = data()
+    model = mlp(n_out=1)
+    lm = optim.LevenbergMarquardt(model.parameters())
+    dp.fit(model, X, X[:, :1], loss="mse", optimizer=lm, epochs=1, progress=False, distributed=True)
+    assert lm.data_parallel is None  # no longer summing over processes
+    hooks_before = engine._live_tensor_hooks
+    sgd = optim.SGD(model.parameters(), lr=0.1)
+    dp.fit(model, X, X[:, :1], loss="mse", optimizer=sgd, epochs=1, progress=False, distributed=True)
+    assert engine._live_tensor_hooks == hooks_before
