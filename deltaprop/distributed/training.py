@@ -131,7 +131,7 @@ class DataParallelFit:
             weight = reducer.weight = 1.0 if summed else source.current_share
             if len(x) == 0:  # an empty slice: no loss here, but this process joins every collective
                 ddp.sync_buffers()
-                output = _empty_output(model, x)
+                output = _empty_output(model, source.example())
                 reducer.carry(0.0)
                 reducer.finish_without_backward()
                 return float(reducer.carried[0]), output
@@ -243,13 +243,17 @@ def _summed(comm: Any, value: float) -> float:
     return float(buffer[0])
 
 
-def _empty_output(model: Any, x: Any) -> Any:
-    """The model's (0, outputs) answer to an empty slice, in eval mode (no batch statistics of nothing)."""
+def _empty_output(model: Any, example: Any) -> Any:
+    """(0, outputs...): what an empty slice contributes to the epoch's predictions.
+
+    Shaped by the model's answer to one example, in eval mode (no batch
+    statistics, no dropout draws), since not every layer accepts an empty batch.
+    """
     was_training = model.training
     model.eval()
     try:
         with no_grad():
-            return model(x)
+            return model(example)[:0]
     finally:
         model.train(was_training)
 
