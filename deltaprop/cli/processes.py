@@ -59,9 +59,9 @@ def run_command(prog: str, name: str, command: Callable[..., int], args: Any) ->
         if not getattr(args, "quiet", False):
             print(f"{prog}: {comm.description}, each training on its slice of every batch", flush=True)
         code = run_guarded(prog, command, args)
-    else:
+    else:  # silent, but its errors (on stderr) say which process they come from
         with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
-            code = run_guarded(prog, command, args)
+            code = run_guarded(f"{prog} (process {comm.rank} of {comm.size})", command, args)
     if code != 0:
         comm.abort(code)
     return code
