@@ -64,6 +64,7 @@ def two_hosts():
             _ip("-n", name, "addr", "add", f"{address}/24", "dev", end)
             _ip("-n", name, "link", "set", end, "up")
             _ip("-n", name, "link", "set", "lo", "up")
+            _ip("netns", "exec", name, "unshare", "--uts", "true")  # a hostname of its own is possible too
     except (subprocess.CalledProcessError, OSError) as exc:
         _remove(made)
         pytest.skip(f"cannot create network namespaces here: {getattr(exc, 'stderr', '') or exc}")
