@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 
-from deltaprop.cli import evaluate, predict, train
+from deltaprop.cli import evaluate, predict, processes, train
 from deltaprop.cli.errors import EXIT_USAGE, ArgumentParser, CLIError, run_guarded
 
 
@@ -54,4 +54,4 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "command", None) is None:
         parser.print_help()
         return EXIT_USAGE
-    return run_guarded(f"deltaprop {args.name}", args.command, args)
+    return processes.run_command(f"deltaprop {args.name}", args.name, args.command, args)

@@ -11,6 +11,7 @@ and plot.png into --out.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import sys
@@ -393,9 +394,10 @@ def standardize(X_train: np.ndarray, y_train: np.ndarray, s: Settings, n_classes
 def run(args: argparse.Namespace) -> int:
     import deltaprop
     from deltaprop import nn
+    from deltaprop.cli.processes import is_lead
     from deltaprop.models import MODELS, fold_scaling
 
-    quiet = args.quiet
+    quiet, lead = args.quiet, is_lead()  # under mpirun every process trains; process 0 writes
     model_name = check_choice("--model", args.model, MODELS)
     data = load_data(args)
     deltaprop.manual_seed(args.seed)
@@ -403,12 +405,14 @@ def run(args: argparse.Namespace) -> int:
     X_train, X_test, y_train, y_test = split(data, s, quiet)
     n_classes = len(data.class_names) if data.task == "classify" else None
     prepared = standardize(X_train, y_train, s, n_classes)
-    with RunFolder(args.out) as folder:  # checks --out now, before any training
+    with RunFolder(args.out) if lead else contextlib.nullcontext() as folder:  # checks --out before training
         model, output, net = build_network(model_name, X_train.shape[1], prepared.n_out, s)
         optimizer = make_optimizer(model, s)
         say(describe_data(data, X_train, X_test, s, prepared.n_out, n_classes), quiet=quiet)
         say(describe_training(net, s, optimizer), quiet=quiet)
         history, seconds, flow = train(model, optimizer, nn.loss_by_name(s.loss), prepared, s, args)
+        if not lead:
+            return 0
         if getattr(history, "stopped_reason", None):
             say(f"stopped: {history.stopped_reason}", quiet=quiet)
         if flow is not None:

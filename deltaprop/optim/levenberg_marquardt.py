@@ -129,6 +129,11 @@ class CurvatureOptimizer(Optimizer):
         self.stopped_reason: str | None = None
         #: what the last step did: objective before/after, mu, trials, solver, accepted
         self.last_step: dict[str, Any] = {}
+        #: None, or where the data is split over processes (set by deltaprop.distributed for fit):
+        #: ``new_system(P)`` gives the zeroed (G, g) to accumulate into, ``sum_system(G, g, E)``
+        #: sums them and the objective over the processes in one all-reduce (returning E), and
+        #: ``sum_value(E)`` sums a trial step's objective.
+        self.data_parallel: Any = None
 
     @property
     def _params(self) -> list[Tensor]:
@@ -161,7 +166,9 @@ class CurvatureOptimizer(Optimizer):
         rows = self.param_groups[0].get("max_jacobian_rows")
         params = self._params
         P = sum(p.array.size for p in params)
-        G, g, f0, outputs = np.zeros((P, P)), np.zeros(P), 0.0, []
+        across = self.data_parallel
+        G, g = (np.zeros((P, P)), np.zeros(P)) if across is None else across.new_system(P)
+        f0, outputs = 0.0, []
         chunk = len(x)
         if rows:
             k = model_output(model, x[:1]).shape[1]
@@ -175,11 +182,14 @@ class CurvatureOptimizer(Optimizer):
             g += gc
             f0 += curvature.objective(out, q)
             outputs.append(out)
+        if across is not None:  # each process formed the system of its own examples: add them up
+            f0 = across.sum_system(G, g, f0)
         output = np.concatenate(outputs)
         q_all = curvature.targets(yy, output)
 
         def evaluate() -> float:
-            return curvature.objective(model_output(model, x), q_all)
+            objective = curvature.objective(model_output(model, x), q_all)
+            return objective if across is None else across.sum_value(objective)
 
         with no_grad():
             pred = Tensor(output.reshape((len(x),) + _output_tail(model, x)))

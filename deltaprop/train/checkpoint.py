@@ -20,7 +20,7 @@ from deltaprop.train.history import History
 from deltaprop.train.validation import check_resume_data
 
 # fit arguments that change the sequence of updates; a resumed run should use the same ones
-_MUST_MATCH = ("batch_size", "shuffle", "validation_split", "seed")
+_MUST_MATCH = ("batch_size", "shuffle", "validation_split", "seed", "world_size")
 
 
 def write(

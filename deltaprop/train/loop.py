@@ -88,6 +88,7 @@ def fit(
     check_finite: bool | str = True,
     scheduler: Any = None,
     detect_anomaly: bool = False,
+    distributed: bool | None = None,
 ) -> History:
     """Train ``model`` on (X, y) and return the `History`.
 
@@ -120,10 +121,16 @@ def fit(
       one (deltaprop's schedulers; ReduceLROnPlateau steps on 'val_loss',
       else 'loss'), otherwise ``scheduler.step()``.
     - ``progress``: True, False or 'auto' (a bar only when stdout is a terminal).
+    - ``distributed``: data-parallel training over MPI (`deltaprop.distributed.training`).
+      None (default): when mpirun/srun started several processes (DELTAPROP_DISTRIBUTED=0
+      turns that off); True: always; False: never. Every process passes the same X and y;
+      ``batch_size`` stays the global batch, each process takes its slice of every batch, and
+      the result matches one process. Progress and checkpoints come from process 0 only.
     """
     loss_fn = _resolve_loss(loss)
     checks.check_arguments(epochs, batch_size, validation_split, checkpoint_every, check_finite)
     check_optimizer(optimizer)
+    cluster = _data_parallel(distributed, optimizer, loss_fn)
     dtype = _model_dtype(model)
     X, y = checks.as_array(X, dtype, "X"), checks.as_array(y, dtype, "y")
     checks.check_lengths(X, y, "X", "y")
@@ -136,17 +143,24 @@ def fit(
         "checkpoint_every": int(checkpoint_every), "loss": type(loss_fn).__name__,
         "optimizer": type(optimizer).__name__,
     }
+    if cluster is not None:
+        fit_args["world_size"] = cluster.size
     if checkpoint is not None or resume_from is not None:  # so a resume on other data is refused
         fit_args["data"] = checks.data_fingerprint(X, y)
     if seed is not None:
         manual_seed(seed)
-    resume_state = ckpt.read(resume_from, fit_args) if resume_from is not None else None
+    if cluster is not None:  # the same data and arguments everywhere, process 0's generator everywhere
+        cluster.start(X, y, fit_args)
+    reader = ckpt if cluster is None else cluster
+    resume_state = reader.read(resume_from, fit_args) if resume_from is not None else None
     X, y, validation, split_order = _split(
         X, y, validation_data, validation_split, dtype, resume_state, check_finite
     )
     all_callbacks = list(callbacks)
     if early_stopping is not None:
         all_callbacks.append(_as_early_stopping(early_stopping, validation is not None))
+    if cluster is not None:  # each process's random stream, kept in checkpoints
+        all_callbacks.append(cluster.callback(checkpoint is not None))
 
     run = Run(model, optimizer, loss_fn, History(), epochs)
     start_epoch = 1
@@ -154,19 +168,21 @@ def fit(
         run.history = ckpt.restore(resume_state, run, scheduler, all_callbacks)
         start_epoch = int(resume_state["epoch"]) + 1
         ckpt.restore_rng(resume_state)  # last, after anything that might draw
-    batches = ArrayBatches(X, y, None if optimizer.full_batch else batch_size, shuffle, _model_xp(model))
+    parts = _OneProcess if cluster is None else cluster
+    batches = parts.batches(X, y, None if optimizer.full_batch else batch_size, shuffle, _model_xp(model))
     plan = Plan(
-        X, y, batches, make_step(model, loss_fn, optimizer, run, all_callbacks, check_finite),
+        X, y, batches, parts.make_step(model, loss_fn, optimizer, run, all_callbacks, check_finite),
         resolve_metrics(metrics, loss_fn), validation, scheduler, all_callbacks, check_finite, target_loss,
-        checkpoint, checkpoint_every, fit_args, split_order,
+        checkpoint if parts.lead else None, checkpoint_every, fit_args, split_order,
     )  # fmt: skip
-    plan.bar = make_bar(progress, max(epochs - start_epoch + 1, 0) * len(batches), epochs)
-    with anomaly_mode() if detect_anomaly else nullcontext():
-        _run_epochs(run, plan, start_epoch)
+    plan.bar = make_bar(progress if parts.lead else False, max(epochs - start_epoch + 1, 0) * len(batches),
+                        epochs)
+    with anomaly_mode() if detect_anomaly else nullcontext(), parts.running():
+        _run_epochs(run, plan, start_epoch, cluster)
     return run.history
 
 
-def _run_epochs(run: Run, plan: Plan, start_epoch: int) -> None:
+def _run_epochs(run: Run, plan: Plan, start_epoch: int, cluster: Any = None) -> None:
     """The epoch loop, between the train-begin and train-end callbacks (model mode restored after)."""
     model, was_training = run.model, run.model.training
     try:
@@ -178,7 +194,12 @@ def _run_epochs(run: Run, plan: Plan, start_epoch: int) -> None:
             for hook in plan.hooks["on_epoch_begin"]:
                 hook(run)
             total, outputs, targets = train_epoch(run, plan)
-            if finish_epoch(run, plan, total, outputs, targets):
+            if cluster is not None:  # every process gets the epoch's outputs and process 0's buffers
+                outputs, targets = cluster.join_epoch(run, outputs, targets)
+            stop = finish_epoch(run, plan, total, outputs, targets)
+            if cluster is not None:  # the same weights and the same decision on every process
+                stop = cluster.agree(run, stop)
+            if stop:
                 break
     except NonFiniteError as err:
         if err.epoch is not None:
@@ -197,6 +218,30 @@ def _run_epochs(run: Run, plan: Plan, start_epoch: int) -> None:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+class _OneProcess:
+    """The parts of a run on one process (a data-parallel run gets them from deltaprop.distributed)."""
+
+    lead = True
+    batches = ArrayBatches
+    make_step = staticmethod(make_step)
+    running = nullcontext  # around the epochs
+
+
+def _data_parallel(distributed: bool | None, optimizer: Any, loss_fn: Any) -> Any:
+    """fit's data-parallel parts when the run is spread over processes, else None.
+
+    Imported here, at call time: deltaprop.distributed sits above train (it wraps fit's parts);
+    deciding reads the environment only, so a run on one process never imports MPI.
+    """
+    from deltaprop.distributed.launch import wants_data_parallel
+
+    if not wants_data_parallel(distributed):
+        return None
+    from deltaprop.distributed.training import DataParallelFit
+
+    return DataParallelFit(optimizer, loss_fn)
 
 
 def _model_xp(model: Any) -> Any:
