@@ -576,3 +576,44 @@ _KERNELS = {
     "lstm": (_lstm_forward, _lstm_backward),
     "gru": (_gru_forward, _gru_backward),
 }
+
+
+# --------------------------------------------------------------------------- packed <-> padded
+
+
+def unpack_steps(data: Tensor, batch_sizes: Any, padding_value: float = 0.0) -> Tensor:
+    """Packed rows (sum of batch_sizes, F) -> padded (T, N, F): step t's rows are the first batch_sizes[t]."""
+    data = as_tensor(data)
+    sizes = [int(s) for s in np.asarray(batch_sizes).reshape(-1)]
+    if sum(sizes) != data.shape[0]:
+        raise ShapeError(f"unpack_steps: batch_sizes add up to {sum(sizes)} rows but the data has "
+                         f"{data.shape[0]}; the PackedSequence's data and batch_sizes do not belong together")
+    out = data.xp.full((len(sizes), sizes[0], *data.shape[1:]), padding_value, dtype=data.dtype)
+    start = 0
+    for t, n in enumerate(sizes):
+        out[t, :n] = data.array[start : start + n]
+        start += n
+    return make_result(out, (data,), _unpack_backward, (sizes,), "unpack_steps")
+
+
+def _unpack_backward(g, saved, parents):
+    (sizes,) = saved
+    return (_xp(g).concatenate([g[t, :n] for t, n in enumerate(sizes)]),)
+
+
+def pack_steps(padded: Tensor, batch_sizes: Any) -> Tensor:
+    """Padded (T, N, F) -> packed rows (sum of batch_sizes, F), the inverse of `unpack_steps`."""
+    padded = as_tensor(padded)
+    sizes = [int(s) for s in np.asarray(batch_sizes).reshape(-1)]
+    out = padded.xp.concatenate([padded.array[t, :n] for t, n in enumerate(sizes)])
+    return make_result(out, (padded,), _pack_backward, (sizes, padded.shape), "pack_steps")
+
+
+def _pack_backward(g, saved, parents):
+    sizes, shape = saved
+    out = _xp(g).zeros(shape, dtype=g.dtype)
+    start = 0
+    for t, n in enumerate(sizes):
+        out[t, :n] = g[start : start + n]
+        start += n
+    return (out,)
