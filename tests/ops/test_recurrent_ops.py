@@ -211,8 +211,8 @@ def test_embedding_matches_pytorch() -> None:
     seed = rng.standard_normal((2, 4, 3))
     ours = dp.nn.Embedding.from_pretrained(table, freeze=False, padding_idx=2, max_norm=1.5,
                                            scale_grad_by_freq=True)
-    theirs = torch.nn.Embedding.from_pretrained(torch.tensor(table), freeze=False, padding_idx=2, max_norm=1.5,
-                                                scale_grad_by_freq=True)
+    theirs = torch.nn.Embedding.from_pretrained(torch.tensor(table), freeze=False, padding_idx=2,
+                                                max_norm=1.5, scale_grad_by_freq=True)
     out_d, out_t = ours(ids), theirs(torch.tensor(ids))
     (out_d * seed).sum().backward()
     (out_t * torch.tensor(seed)).sum().backward()
