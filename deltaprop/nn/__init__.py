@@ -35,6 +35,7 @@ from deltaprop.nn.loss import (
 )
 from deltaprop.nn.module import Module
 from deltaprop.nn.parameter import Parameter
+from deltaprop.nn.pineda import PinedaRNN
 from deltaprop.nn.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell
 
 __all__ = [
@@ -43,5 +44,5 @@ __all__ = [
     "LogSoftmax", "MSELoss", "Mish", "Module", "ModuleList", "NLLLoss", "Parameter", "ReLU",
     "Sequential", "SiLU", "Sigmoid", "Softmax", "Softplus", "SquaredErrorLoss", "Swish", "Tanh",
     "activation", "functional", "init", "loss_by_name",
-    "Embedding", "GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "RNNBase", "RNNCell", "utils",
+    "Embedding", "GRU", "GRUCell", "LSTM", "LSTMCell", "PinedaRNN", "RNN", "RNNBase", "RNNCell", "utils",
 ]
