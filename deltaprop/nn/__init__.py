@@ -37,6 +37,7 @@ from deltaprop.nn.module import Module
 from deltaprop.nn.parameter import Parameter
 from deltaprop.nn.pineda import PinedaRNN
 from deltaprop.nn.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell
+from deltaprop.nn.recurrent_net import RecurrentNet
 
 __all__ = [
     "ACTIVATIONS", "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "Dropout", "ELU",
@@ -44,5 +45,6 @@ __all__ = [
     "LogSoftmax", "MSELoss", "Mish", "Module", "ModuleList", "NLLLoss", "Parameter", "ReLU",
     "Sequential", "SiLU", "Sigmoid", "Softmax", "Softplus", "SquaredErrorLoss", "Swish", "Tanh",
     "activation", "functional", "init", "loss_by_name",
-    "Embedding", "GRU", "GRUCell", "LSTM", "LSTMCell", "PinedaRNN", "RNN", "RNNBase", "RNNCell", "utils",
+    "Embedding", "GRU", "GRUCell", "LSTM", "LSTMCell", "PinedaRNN", "RNN", "RNNBase", "RNNCell",
+    "RecurrentNet", "utils",
 ]

@@ -32,6 +32,8 @@ _ACTIVATIONS = {"tanh": ops.tanh, "sigmoid": ops.sigmoid}
 class PinedaRNN(Module):
     """(N, input_size) -> the relaxed state s* (N, hidden_size), s* = f(s* W_hh^T + x W_ih^T + b)."""
 
+    recurrent = True
+
     def __init__(self, input_size: int, hidden_size: int, nonlinearity: str = "tanh", bias: bool = True,
                  tol: float = 1e-6, max_iter: int = 200, solver: str = "iterate", backward: str = "implicit",
                  dtype: Any = np.float32) -> None:

@@ -45,6 +45,9 @@ class RNNBase(Module):
     ``mode`` is 'RNN_TANH', 'RNN_RELU', 'LSTM' or 'GRU', as in PyTorch.
     """
 
+    #: fit clips the gradients of models holding recurrent layers by default (deltaprop.train.sequences)
+    recurrent = True
+
     def __init__(
         self,
         mode: str,
@@ -287,6 +290,7 @@ class _CellBase(Module):
     """One time step: the fused op run over a sequence of length 1."""
 
     _mode = "rnn_tanh"
+    recurrent = True
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool, dtype: Any) -> None:
         super().__init__()

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from deltaprop.errors import ShapeError
 from deltaprop.tensor import Tensor, as_tensor, make_result
 
@@ -18,8 +20,11 @@ def embedding(indices: Any, weight: Tensor, padding_idx: int | None = None,
     """``weight[indices]``: shape indices.shape + (embedding_dim,); row ``padding_idx`` gets no gradient."""
     weight = as_tensor(weight)
     index = indices.array if isinstance(indices, Tensor) else weight.xp.asarray(indices)
+    if index.dtype.kind == "f" and bool((index == index.round()).all()):
+        index = index.astype(np.int64)  # whole numbers as floats: fit turns integer features into floats
     if index.dtype.kind not in "iu":
-        raise TypeError(f"embedding: indices must be integers, got dtype {index.dtype}; use .astype(int64)")
+        raise TypeError(f"embedding: indices must be integers, got dtype {index.dtype} holding fractions; "
+                        "pass token ids (e.g. ids.astype(int64))")
     rows = weight.shape[0]
     if index.size and (int(index.min()) < 0 or int(index.max()) >= rows):
         raise ShapeError(f"embedding: indices must be in [0, {rows}) (num_embeddings={rows}), got values "

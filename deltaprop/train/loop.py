@@ -24,6 +24,7 @@ import numpy as np
 
 from deltaprop import backend
 from deltaprop.errors import NonFiniteError
+from deltaprop.optim.optimizer import backprop
 from deltaprop.random import generator, manual_seed
 from deltaprop.tensor import Tensor
 from deltaprop.tensor import detect_anomaly as anomaly_mode
@@ -35,6 +36,7 @@ from deltaprop.train.epoch import Plan, finish_epoch, train_epoch
 from deltaprop.train.history import History
 from deltaprop.train.metrics import Metric, resolve_metrics
 from deltaprop.train.progress import make_bar
+from deltaprop.train.sequences import plan_sequences
 from deltaprop.train.step import check_optimizer, make_step
 
 
@@ -88,6 +90,9 @@ def fit(
     check_finite: bool | str = True,
     scheduler: Any = None,
     detect_anomaly: bool = False,
+    tbptt: int | None = None,
+    stateful: bool = False,
+    clip_grad_norm: float | str | None = "auto",
 ) -> History:
     """Train ``model`` on (X, y) and return the `History`.
 
@@ -120,6 +125,11 @@ def fit(
       one (deltaprop's schedulers; ReduceLROnPlateau steps on 'val_loss',
       else 'loss'), otherwise ``scheduler.step()``.
     - ``progress``: True, False or 'auto' (a bar only when stdout is a terminal).
+    - Sequences (`deltaprop.train.sequences`): X (N, T, features) or (N, T) ids, y per sequence or
+      per step; ``tbptt=k`` truncates backpropagation through time to k steps, carrying the hidden
+      state across chunks with detach(); ``stateful=True`` carries it across batches too;
+      ``clip_grad_norm``: 'auto' clips models with recurrent layers to a total gradient norm of 5.0,
+      a number clips any model, None never clips.
     """
     loss_fn = _resolve_loss(loss)
     checks.check_arguments(epochs, batch_size, validation_split, checkpoint_every, check_finite)
@@ -136,6 +146,10 @@ def fit(
         "checkpoint_every": int(checkpoint_every), "loss": type(loss_fn).__name__,
         "optimizer": type(optimizer).__name__,
     }
+    sequence = plan_sequences(model, X, y, loss_fn, tbptt, stateful, clip_grad_norm, shuffle)
+    if sequence is not None:
+        loss_fn = sequence.loss_fn
+        fit_args.update({"tbptt": tbptt, "stateful": bool(stateful)} if tbptt or stateful else {})
     if checkpoint is not None or resume_from is not None:  # so a resume on other data is refused
         fit_args["data"] = checks.data_fingerprint(X, y)
     if seed is not None:
@@ -155,8 +169,10 @@ def fit(
         start_epoch = int(resume_state["epoch"]) + 1
         ckpt.restore_rng(resume_state)  # last, after anything that might draw
     batches = ArrayBatches(X, y, None if optimizer.full_batch else batch_size, shuffle, _model_xp(model))
+    gradients = backprop if sequence is None else sequence.gradients
+    batches = batches if sequence is None else sequence.wrap(batches)
     plan = Plan(
-        X, y, batches, make_step(model, loss_fn, optimizer, run, all_callbacks, check_finite),
+        X, y, batches, make_step(model, loss_fn, optimizer, run, all_callbacks, check_finite, gradients),
         resolve_metrics(metrics, loss_fn), validation, scheduler, all_callbacks, check_finite, target_loss,
         checkpoint, checkpoint_every, fit_args, split_order,
     )  # fmt: skip

@@ -229,7 +229,8 @@ def test_embedding_defaults_and_errors() -> None:
     with pytest.raises(dp.ShapeError, match="indices must be in \\[0, 100\\)"):
         layer(np.array([100]))
     with pytest.raises(TypeError, match="integers"):
-        layer(np.array([1.0]))
+        layer(np.array([1.5]))
+    np.testing.assert_array_equal(layer(np.array([3.0])).numpy(), layer(np.array([3])).numpy())  # as fit passes
     with pytest.raises(ValueError, match="sparse"):
         dp.nn.Embedding(3, 2, sparse=True)
 
