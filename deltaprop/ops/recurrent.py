@@ -26,6 +26,12 @@ still running, the rest keep their state, and their outputs are zero, as in
 PyTorch. The reverse direction of a bidirectional layer runs the same loop
 from t = T-1 down to 0; a sequence joins it at its own last step, from h0.
 
+The time loop runs many small matrix products (N x P times P x gates); a
+second BLAS thread cannot speed those up, and on a busy machine its
+synchronisation makes each one many times slower. So while the op runs, the
+BLAS library is held to one thread (through threadpoolctl when it is
+installed, as it is with scikit-learn; `ONE_BLAS_THREAD = False` turns this off).
+
 The op's outputs are the final hidden state (the graph node) and, as views
 riding on it, the output sequence and the LSTM's final cell state: each of
 those two passes its gradient to the main node through a shared slot instead
@@ -43,6 +49,9 @@ from deltaprop.tensor import Tensor, as_tensor, gradient_buffer, make_result
 
 #: gate blocks per mode: the rows of W_ih and W_hh are that many hidden_size blocks, in PyTorch's order
 GATES = {"rnn_tanh": 1, "rnn_relu": 1, "lstm": 4, "gru": 3}
+
+#: hold BLAS to one thread inside the op (see the module docstring)
+ONE_BLAS_THREAD = True
 
 
 def recurrent(
@@ -80,17 +89,57 @@ def recurrent(
     biases = None if b_ih is None else (b_ih.array, b_hh.array)
     weights = (w_ih.array, w_hh.array, biases, None if w_hr is None else w_hr.array)
     c0_array = None if c0 is None else c0.array
-    h_n, c_n, y, state = forward(x.array, h0.array, c0_array, weights, hidden, reverse, sizes)
+    with _one_blas_thread():
+        h_n, c_n, y, state = forward(x.array, h0.array, c0_array, weights, hidden, reverse, sizes)
     parents = tuple(_NOTHING if p is None else p for p in (x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr))
     holder: dict[str, Any] = {}
     saved = (x.array, weights, b_ih is not None, state, reverse, sizes, holder)
-    core = make_result(h_n, parents, backward, saved, mode)
+    core = make_result(h_n, parents, _single_threaded[backward], saved, mode)
     c_out = None if c_n is None else _rider(core, c_n, holder, "c", mode + "_c_n")
     y_out = _rider(core, y, holder, "y", mode + "_output") if sequence else None
     return y_out, core, c_out
 
 
 _NOTHING = Tensor._wrap(np.zeros(()))  # stands in for an absent input (no c0, no bias, no projection)
+
+
+class _one_blas_thread:  # noqa: N801 - used like a function: `with _one_blas_thread():`
+    """Lower the BLAS thread count to 1 for the duration of a block, restoring it after (no-op if unknown)."""
+
+    _libraries: list | None = None
+
+    def __enter__(self) -> None:
+        self.restore = []
+        if not ONE_BLAS_THREAD:
+            return
+        if _one_blas_thread._libraries is None:
+            _one_blas_thread._libraries = _blas_libraries()
+        for library in _one_blas_thread._libraries:
+            threads = library.get_num_threads()
+            if threads and threads > 1:
+                library.set_num_threads(1)
+                self.restore.append((library, threads))
+
+    def __exit__(self, *exc: Any) -> None:
+        for library, threads in self.restore:
+            library.set_num_threads(threads)
+
+
+def _blas_libraries() -> list:
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        return []
+    return [lib for lib in ThreadpoolController().lib_controllers if lib.user_api == "blas"]
+
+
+def _in_one_thread(backward):
+    def run(g, saved, parents):
+        with _one_blas_thread():
+            return backward(g, saved, parents)
+
+    run.__name__ = backward.__name__
+    return run
 
 
 def _as_input(value: Any, like: Tensor, what: str) -> Tensor:
@@ -617,3 +666,6 @@ def _pack_backward(g, saved, parents):
         out[t, :n] = g[start : start + n]
         start += n
     return (out,)
+
+
+_single_threaded = {backward: _in_one_thread(backward) for _, backward in _KERNELS.values()}
