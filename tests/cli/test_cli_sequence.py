@@ -42,7 +42,8 @@ def test_text_model_trains_then_generates(tmp_path, capsys):
     (["--dataset", "adding", "--tbptt", "0"], "--tbptt must be >= 1"),
     (["--dataset", "digits", "--model", "lstm"], "needs a sequence data set"),
     (["--data", "missing.txt"], "missing.txt"),
-    (["--dataset", "adding", "--model", "lstm", "--activation", "relu"], "--activation applies to --model rnn"),
+    (["--dataset", "adding", "--model", "lstm", "--activation", "relu"],
+     "--activation applies to --model rnn"),
 ])
 def test_bad_sequence_options_are_one_line_errors(tmp_path, capsys, argv, message):
     assert main(["train", *argv, "--out", str(tmp_path / "x"), "--no-progress", "--epochs", "1"]) != 0
