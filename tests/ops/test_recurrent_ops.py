@@ -246,3 +246,29 @@ def test_pack_and_unpack_are_inverse_and_differentiable() -> None:
     np.testing.assert_array_equal(unpack_steps(pack_steps(padded, sizes), sizes).numpy(), padded)
     with pytest.raises(dp.ShapeError, match="batch_sizes add up"):
         unpack_steps(np.zeros((5, 2)), sizes)
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+def test_the_benchmark_floor_computes_deltaprop_s_training_step(kind) -> None:
+    """benchmarks/lean_numpy_rnn.py must do the same step as nn.RNN/LSTM/GRU + SGD, else it is no floor."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    from lean_numpy_rnn import LeanRecurrent
+
+    floor = LeanRecurrent(kind, I, H, T, N, lr=0.5)
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((T, N, I)).astype(np.float32)
+    target = rng.standard_normal((N, H)).astype(np.float32)
+    layer = getattr(dp.nn, {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}[kind])(I, H, dtype=np.float64)
+    names = ["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"]
+    layer.load_state_dict(dict(zip(names, (floor.w_ih, floor.w_hh, floor.b_ih, floor.b_hh), strict=True)))
+    sgd = dp.optim.SGD(layer.parameters(), lr=0.5)
+    _, h = layer(x.astype(np.float64))
+    loss = dp.nn.functional.mse_loss((h[0] if kind == "lstm" else h)[0], dp.tensor(target.astype(np.float64)))
+    loss.backward()
+    sgd.step()
+    assert floor.step(x, target) == pytest.approx(loss.item(), rel=1e-5)
+    for name, array in zip(names, (floor.w_ih, floor.w_hh, floor.b_ih, floor.b_hh), strict=True):
+        np.testing.assert_allclose(array, getattr(layer, name).numpy(), atol=2e-6, err_msg=name)
