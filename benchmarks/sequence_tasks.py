@@ -58,7 +58,7 @@ def adding(seq_len: int, cell: str, n: int, epochs: int) -> tuple[float, int, fl
     """(held-out MSE, epochs run, seconds) for one cell at one sequence length."""
     train, test = make_adding(n, seq_len, seed=0), make_adding(n // 5, seq_len, seed=1)
     dp.manual_seed(0)
-    model = nn.RecurrentNet(cell, 2, 64, 1)
+    model = nn.RecurrentNet(2, 64, 1, cell=cell)
     start = time.perf_counter()
     history = dp.fit(model, train.X, train.y, loss="mse", optimizer=optim.Adam(model.parameters(), lr=0.01),
                      epochs=epochs, batch_size=32, target_loss=0.005, progress=False, seed=0)
@@ -78,7 +78,7 @@ def char_model(minutes: float, quick: bool) -> dict:
     dp.manual_seed(0)
     hidden = 32 if quick else 256
     size = len(vocabulary)
-    model = nn.RecurrentNet("lstm", 32, hidden, size, many_to_many=True, vocab_size=size)
+    model = nn.RecurrentNet(32, hidden, size, many_to_many=True, vocab_size=size)
     start = time.perf_counter()
     history = dp.fit(model, X, y, loss="cross_entropy", optimizer=optim.Adam(model.parameters(), lr=0.003),
                      epochs=10_000, batch_size=64, progress=False, seed=0,

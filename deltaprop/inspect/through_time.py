@@ -73,7 +73,7 @@ def adding_problem_gradients(seq_len: int = 50, hidden: int = 32, n: int = 64, s
     norms = {}
     for label, cell in (("tanh RNN", "rnn"), ("LSTM", "lstm"), ("GRU", "gru")):
         dp.manual_seed(seed)
-        model = nn.RecurrentNet(cell, 2, hidden, 1, dtype=np.float64)
+        model = nn.RecurrentNet(2, hidden, 1, cell=cell, dtype=np.float64)
         norms[label] = hidden_gradient_norms(model, data.X, data.y)
     return norms
 

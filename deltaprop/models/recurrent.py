@@ -42,8 +42,9 @@ def _builder(cell: str):
             raise ValueError(f"{cell}: examples must be sequences of shape (T, features), got "
                              f"{tuple(input_shape)}; pass vocab_size for sequences of token ids")
         width = (embedding_dim or 32) if vocab_size is not None else int(input_shape[-1])
-        return RecurrentNet(cell, width, sizes[0], n_out, num_layers=len(sizes), many_to_many=many_to_many,
-                            vocab_size=vocab_size, dropout=dropout, bidirectional=bidirectional,
+        return RecurrentNet(width, sizes[0], n_out, cell=cell, num_layers=len(sizes),
+                            many_to_many=many_to_many, vocab_size=vocab_size, dropout=dropout,
+                            bidirectional=bidirectional,
                             nonlinearity=activation if cell == "rnn" else "tanh", dtype=dtype)
 
     return build

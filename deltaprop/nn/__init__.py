@@ -45,6 +45,6 @@ __all__ = [
     "LogSoftmax", "MSELoss", "Mish", "Module", "ModuleList", "NLLLoss", "Parameter", "ReLU",
     "Sequential", "SiLU", "Sigmoid", "Softmax", "Softplus", "SquaredErrorLoss", "Swish", "Tanh",
     "activation", "functional", "init", "loss_by_name",
-    "Embedding", "GRU", "GRUCell", "LSTM", "LSTMCell", "PinedaRNN", "RNN", "RNNBase", "RNNCell",
+    "Embedding", "GRU", "GRUCell", "LSTM", "LSTMCell", "PinedaRNN", "RNN", "RNNCell",
     "RecurrentNet", "utils",
 ]

@@ -39,7 +39,7 @@ from deltaprop.tensor import Tensor, as_tensor
 _MODES = {"RNN_TANH": "rnn_tanh", "RNN_RELU": "rnn_relu", "LSTM": "lstm", "GRU": "gru"}
 
 
-class RNNBase(Module):
+class _RNNBase(Module):
     """What `RNN`, `LSTM` and `GRU` share: the stack of layers and directions, and the checks.
 
     ``mode`` is 'RNN_TANH', 'RNN_RELU', 'LSTM' or 'GRU', as in PyTorch.
@@ -246,11 +246,15 @@ def _checked_dtype(cls: type, config: dict[str, Any]) -> Module:
     return cls(**{**config, "dtype": dtype})
 
 
+#: PyTorch's name for the shared base (isinstance checks); not a layer to build or save on its own
+RNNBase = _RNNBase
+
+
 def _stack(states: list[Tensor]) -> Tensor:
     return ops.expand_dims(states[0], 0) if len(states) == 1 else ops.stack(states, axis=0)
 
 
-class RNN(RNNBase):
+class RNN(_RNNBase):
     """Elman network: h_t = tanh(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh) (or ReLU)."""
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
@@ -263,7 +267,7 @@ class RNN(RNNBase):
         self.nonlinearity = nonlinearity
 
 
-class LSTM(RNNBase):
+class LSTM(_RNNBase):
     """Long short-term memory: gates i, f, g, o; c_t = f c_{t-1} + i g, h_t = o tanh(c_t) (then W_hr)."""
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
@@ -273,7 +277,7 @@ class LSTM(RNNBase):
                          bidirectional, proj_size, dtype)
 
 
-class GRU(RNNBase):
+class GRU(_RNNBase):
     """Gated recurrent unit: r, z gates; n = tanh(W_in x + b_in + r (W_hn h + b_hn)); h' = (1-z) n + z h."""
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
@@ -310,7 +314,7 @@ class _CellBase(Module):
             self.register_parameter("bias_hh", None)
         self.reset_parameters()
 
-    reset_parameters = RNNBase.reset_parameters
+    reset_parameters = _RNNBase.reset_parameters
 
     def _step(self, input: Any, hx: Any, cx: Any = None) -> tuple[Tensor, Tensor | None, bool]:
         name = type(self).__name__

@@ -30,11 +30,15 @@ _CELLS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
 
 
 class RecurrentNet(Module):
-    """(Embedding ->) a recurrent stack (batch-first) -> Linear on the last step or on every step."""
+    """(Embedding ->) a recurrent stack (batch-first) -> Linear on the last step or on every step.
 
-    def __init__(self, cell: str, input_size: int, hidden_size: int, output_size: int, num_layers: int = 1,
-                 many_to_many: bool = False, vocab_size: int | None = None, dropout: float = 0.0,
-                 bidirectional: bool = False, nonlinearity: str = "tanh", dtype: Any = np.float32) -> None:
+    ``cell`` is 'rnn', 'lstm' or 'gru': ``RecurrentNet(2, 64, 1, cell="gru")``.
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, output_size: int, cell: str = "lstm",
+                 num_layers: int = 1, many_to_many: bool = False, vocab_size: int | None = None,
+                 dropout: float = 0.0, bidirectional: bool = False, nonlinearity: str = "tanh",
+                 dtype: Any = np.float32) -> None:
         super().__init__()
         if cell not in _CELLS:
             raise ValueError(f"RecurrentNet: cell must be one of {', '.join(_CELLS)}, got {cell!r}")

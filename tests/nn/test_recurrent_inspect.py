@@ -42,7 +42,7 @@ def test_hidden_gradient_norms_match_the_fused_layer_gradient() -> None:
     rng = np.random.default_rng(0)
     X, y = rng.standard_normal((3, 6, 2)), rng.standard_normal((3, 1))
     dp.manual_seed(0)
-    model = nn.RecurrentNet("gru", 2, 4, 1, dtype=np.float64)
+    model = nn.RecurrentNet(2, 4, 1, cell="gru", dtype=np.float64)
     norms = hidden_gradient_norms(model, X, y)
     assert norms.shape == (6,) and np.all(norms > 0)
     states, _ = model.rnn(X)
@@ -65,7 +65,7 @@ def test_gradient_flow_reports_recurrent_weights() -> None:
 
     data = make_adding(64, 10, seed=0)
     dp.manual_seed(0)
-    model = nn.RecurrentNet("lstm", 2, 8, 1, num_layers=2)
+    model = nn.RecurrentNet(2, 8, 1, num_layers=2)
     flow = GradientFlow(warn=False)
     history = dp.fit(model, data.X, data.y, loss="mse", optimizer=dp.optim.Adam(model.parameters()), epochs=1,
                      callbacks=[flow], progress=False)

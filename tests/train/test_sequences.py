@@ -24,7 +24,7 @@ T, N = 12, 4
 
 def _net(cell="gru", many=False, seed=0, vocab=None, out=1):
     dp.manual_seed(seed)
-    return nn.RecurrentNet(cell, 3, 5, out, many_to_many=many, vocab_size=vocab, dtype=np.float64)
+    return nn.RecurrentNet(3, 5, out, cell=cell, many_to_many=many, vocab_size=vocab, dtype=np.float64)
 
 
 def _data(many: bool, seed=0):
@@ -170,7 +170,7 @@ def test_bad_sequence_settings_raise() -> None:
 def test_a_small_gru_solves_the_adding_problem_far_below_the_baseline() -> None:
     train, held_out = make_adding(1000, 20, seed=0), make_adding(300, 20, seed=1)
     dp.manual_seed(0)
-    model = nn.RecurrentNet("gru", 2, 24, 1)
+    model = nn.RecurrentNet(2, 24, 1, cell="gru")
     dp.fit(model, train.X, train.y, loss="mse", optimizer=optim.Adam(model.parameters(), lr=0.02), epochs=5,
            batch_size=32, progress=False)
     mse = float(np.mean((dp.train.predict(model, held_out.X) - held_out.y) ** 2))
@@ -181,7 +181,7 @@ def test_a_small_gru_solves_the_adding_problem_far_below_the_baseline() -> None:
 def test_the_character_model_s_loss_falls() -> None:
     X, y, vocabulary = make_char_sequences(load_text()[:8000], seq_len=32)
     dp.manual_seed(0)
-    model = nn.RecurrentNet("lstm", 16, 64, len(vocabulary), many_to_many=True, vocab_size=len(vocabulary))
+    model = nn.RecurrentNet(16, 64, len(vocabulary), many_to_many=True, vocab_size=len(vocabulary))
     history = dp.fit(model, X, y, loss="cross_entropy", optimizer=optim.Adam(model.parameters(), lr=0.01),
                      epochs=4, batch_size=32, tbptt=16, progress=False)
     losses = history.history["loss"]
