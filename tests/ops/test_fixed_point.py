@@ -99,7 +99,7 @@ def test_pineda_network_learns_and_reports_its_relaxation(tmp_path) -> None:
     x = rng.standard_normal((64, 2)).astype(np.float32)
     y = (np.sin(x[:, :1]) * np.cos(x[:, 1:])).astype(np.float32)
     model = nn.Sequential(nn.PinedaRNN(2, 16, tol=1e-5, solver="anderson", max_iter=500), nn.Linear(16, 1))
-    history = dp.fit(model, x, y, loss="mse", optimizer=dp.optim.Adam(model.parameters(), lr=0.02), epochs=40,
+    history = dp.fit(model, x, y, loss="mse", optimizer=dp.optim.Adam(model.parameters(), lr=0.02), epochs=15,
                      batch_size=16, progress=False)
     assert history.history["loss"][-1] < 0.3 * history.history["loss"][0]
     assert model[0].last_info.converged and model[0].last_info.iterations > 1
