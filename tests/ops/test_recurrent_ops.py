@@ -272,3 +272,29 @@ def test_the_benchmark_floor_computes_deltaprop_s_training_step(kind) -> None:
     assert floor.step(x, target) == pytest.approx(loss.item(), rel=1e-5)
     for name, array in zip(names, (floor.w_ih, floor.w_hh, floor.b_ih, floor.b_hh), strict=True):
         np.testing.assert_allclose(array, getattr(layer, name).numpy(), atol=2e-6, err_msg=name)
+
+
+def test_the_op_holds_blas_to_one_thread_and_restores_it(monkeypatch) -> None:
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from deltaprop.ops import recurrent as module
+
+    controller = threadpoolctl.ThreadpoolController()
+    if not any(lib.user_api == "blas" for lib in controller.lib_controllers):
+        pytest.skip("no BLAS library that threadpoolctl can see")
+    seen = []
+
+    def spy(*args, **kwargs):  # what the kernels run under
+        seen.append(controller.select(user_api="blas").info()[0]["num_threads"])
+        return real(*args, **kwargs)
+
+    with controller.limit(limits=2, user_api="blas"):
+        real = module._KERNELS["rnn_tanh"][0]
+        monkeypatch.setitem(module._KERNELS, "rnn_tanh", (spy, module._KERNELS["rnn_tanh"][1]))
+        rng = np.random.default_rng(0)
+        recurrent("rnn_tanh", rng.standard_normal((3, 2, I)), np.zeros((2, H)), None,
+                  *_leaves(_weights("rnn_tanh", rng)[:4]))
+        after = controller.select(user_api="blas").info()[0]["num_threads"]
+        monkeypatch.setattr(module, "ONE_BLAS_THREAD", False)
+        recurrent("rnn_tanh", rng.standard_normal((3, 2, I)), np.zeros((2, H)), None,
+                  *_leaves(_weights("rnn_tanh", rng)[:4]))
+    assert seen == [1, 2] and after == 2
