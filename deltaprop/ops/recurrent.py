@@ -44,6 +44,7 @@ from typing import Any
 
 import numpy as np
 
+from deltaprop import backend
 from deltaprop.errors import ShapeError
 from deltaprop.tensor import Tensor, as_tensor, gradient_buffer, make_result
 
@@ -268,8 +269,6 @@ def _final(states: Any, reverse: bool, sizes) -> Any:
 
 
 def _like(array: Any, host: np.ndarray) -> Any:
-    from deltaprop import backend
-
     return backend.to_module(host, backend.array_module(array))
 
 
@@ -614,8 +613,6 @@ def _gather(sums, blocks, rows):
 
 
 def _xp(array: Any):
-    from deltaprop import backend
-
     return backend.array_module(array)
 
 
