@@ -25,6 +25,7 @@ from deltaprop.errors import (
     NonFiniteError,
     ShapeError,
 )
+from deltaprop.fixed_point import FixedPointError, FixedPointInfo, fixed_point
 from deltaprop.gradcheck import gradcheck
 from deltaprop.ops import (
     abs,

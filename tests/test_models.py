@@ -42,8 +42,8 @@ def test_registry_lists_mlp_checks_options_and_takes_new_entries():
     assert models.MODELS["mlp"].describe((64,), 10, hidden=[256]) == "64-256-10"
     with pytest.raises(TypeError, match=r"model 'mlp' does not take channels; it takes: hidden, activation"):
         models.build_model("mlp", (4,), 2, channels=8)
-    with pytest.raises(ValueError, match="unknown model 'cnn'; choose one of: mlp"):
-        models.build_model("cnn", (1, 8, 8), 10)
+    with pytest.raises(ValueError, match="unknown model 'nope'; choose one of: .*mlp"):  # (lists every entry)
+        models.build_model("nope", (1, 8, 8), 10)
 
     def tiny(input_shape, n_out, width=3):
         return nn.Sequential(nn.Flatten(), nn.Linear(int(np.prod(input_shape)), n_out))
@@ -109,3 +109,15 @@ def test_defaults():
     assert models.default_epochs(1437, 32) == 67 and models.default_epochs(4, None) == 1000
     assert models.DEFAULT_LR["adam"] == 1e-3 and models.DEFAULT_MOMENTUM == {"sgd": 0.9}
     assert "huber" in models.LOSSES_FOR_TASK["regress"] and "nll" not in models.LOSSES_FOR_TASK["regress"]
+
+
+def test_recurrent_entries_build_recurrent_nets_from_a_sequence_shape():
+    network, output = models.build_model("gru", (20, 2), 1, task="regress", loss="mse", hidden=[16, 16])
+    assert type(network).__name__ == "RecurrentNet" and network.rnn.num_layers == 2 and output == "values"
+    assert network(np.zeros((3, 20, 2), np.float32)).shape == (3, 1)
+    text, _ = models.build_model("lstm", (32,), 40, loss="cross_entropy", vocab_size=40, many_to_many=True)
+    assert text(np.zeros((2, 32), np.int64)).shape == (2, 32, 40)
+    with pytest.raises(ValueError, match="one size"):
+        models.build_model("rnn", (20, 2), 1, task="regress", loss="mse", hidden=[16, 8])
+    described = models.MODELS["lstm"].describe((50, 2), 1, hidden=[32])
+    assert described == "LSTM 2 features -> 1x32 -> 1 outputs from the last step"

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from deltaprop.cli import sequence
 from deltaprop.cli.common import (
     LAST_COLUMN,
     CLIError,
@@ -71,10 +72,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "digits, 256 ReLU hidden units, Adam, 30 epochs, standardized inputs.",
     )
     source = p.add_mutually_exclusive_group()
-    source.add_argument("--data", metavar="FILE.csv", help="a CSV file with a header line")
+    source.add_argument("--data", metavar="FILE.csv", help="a CSV file with a header line (or FILE.txt: "
+                        "a text for a character-level language model)")
     source.add_argument("--dataset", metavar="NAME",
                         help="a named data set: digits (default), fashion-mnist, mnist, xor, spirals, "
-                        "moons, sine, parity-N (e.g. parity-4), circles, iris, wine, breast-cancer, diabetes")
+                        "moons, sine, parity-N (e.g. parity-4), circles, iris, wine, breast-cancer, "
+                        "diabetes; sequences (--model rnn|lstm|gru): adding, sine-seq, mackey-glass, "
+                        "seq-digits, text")
     p.add_argument("--data-dir", metavar="DIR",
                    help="folder holding the IDX files of --dataset mnist or fashion-mnist")
     p.add_argument("--target", metavar="COLUMN", help="the CSV column to predict (default: the last)")
@@ -109,6 +113,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    "half-written or mixed set; DIR must be new, empty, or an earlier run's folder")
     p.add_argument("--no-progress", action="store_true", help="no live progress bar")
     p.add_argument("--quiet", action="store_true", help="print only the final result")
+    sequence.add_options(p)  # --seq-len, --tbptt, --samples (recurrent models, deltaprop.cli.sequence)
     p.set_defaults(command=run)
     return p
 
@@ -397,6 +402,8 @@ def run(args: argparse.Namespace) -> int:
     from deltaprop.cli.processes import is_lead
     from deltaprop.models import MODELS, fold_scaling
 
+    if sequence.wanted(args):  # sequence data or a recurrent model: deltaprop.cli.sequence runs it
+        return sequence.run(args)
     quiet, lead = args.quiet, is_lead()  # under mpirun every process trains; process 0 writes
     model_name = check_choice("--model", args.model, MODELS)
     data = load_data(args)

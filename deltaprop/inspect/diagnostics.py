@@ -1,7 +1,8 @@
 """`GradientFlow`: a `fit` callback that watches gradients flow back through the layers.
 
 Per layer with a weight (Linear, and any other layer that owns a ``weight``
-Parameter) and per epoch it records in the History:
+Parameter; for recurrent layers each recurrent weight ``weight_hh_l{k}``, as
+``<layer>.weight_hh_l{k}``) and per epoch it records in the History:
 
 - ``grad_norm/<layer>``: the mean over the epoch's batches of ||dC/dW||;
 - ``update_ratio/<layer>``: ||W_after - W_before|| / ||W_before|| of one step, mean over batches
@@ -192,12 +193,23 @@ def _weighted_layers(model: Any) -> tuple[list[tuple[str, Any]], dict[str, Any]]
     for name, module in model.named_modules():
         if isinstance(module._parameters.get("weight"), nn.Parameter):
             layers.append((name, module))
+        elif getattr(module, "recurrent", False):  # RNN, LSTM, GRU, cells: each recurrent weight W_hh
+            layers += [(f"{name}.{key}" if name else key, _Watched(param))
+                       for key, param in module._parameters.items()
+                       if key.startswith("weight_hh") and param is not None]
         elif isinstance(module, _WATCHED) and layers and layers[-1][0] not in activation_of:
             activation_of[layers[-1][0]] = module
     return layers, activation_of
 
 
 _WATCHED = (nn.ReLU, nn.Sigmoid, nn.Tanh)
+
+
+class _Watched:
+    """One parameter of a layer with several (a recurrent layer's W_hh), watched as a layer's weight."""
+
+    def __init__(self, weight: Any) -> None:
+        self.weight = weight
 
 
 def _activation_health(act: Any, output: Tensor) -> tuple[str, float]:

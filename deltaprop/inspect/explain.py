@@ -56,6 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--network", default=None, help="layer sizes such as 2,3,1: walk a multi-layer net")
     p.add_argument("--seed", type=int, default=0, help="seed for the --network weights")
     p.add_argument("--cost", action="store_true", help="print backprop vs naive gradient cost")
+    p.add_argument("--bptt", action="store_true",
+                   help="backpropagation through time: a 2-unit RNN unrolled over --time-steps steps")
+    p.add_argument("--time-steps", type=int, default=4, help="steps of the --bptt walk-through (default 4)")
+    p.add_argument("--plot", metavar="FILE.png",
+                   help="with --bptt: also plot ||dL/dh_t|| against t for a tanh RNN, an LSTM and a GRU")
     return p
 
 
@@ -230,6 +235,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.steps < 1:
             raise ValueError(f"--steps must be at least 1, got {args.steps}")
+        if args.bptt:
+            from deltaprop.inspect.explain_bptt import print_bptt
+
+            print_bptt(args.time_steps, args.seed)
+            if args.plot:
+                from deltaprop.inspect import through_time
+
+                through_time.plot_gradient_through_time(through_time.adding_problem_gradients(), args.plot)
+                print(f"wrote {args.plot}")
+            return 0
         if args.cost:
             from deltaprop.inspect.cost import gradient_cost
 

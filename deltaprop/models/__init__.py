@@ -16,6 +16,7 @@ behaves like a model trained by the other:
 It sits above `nn` and `optim` and below the front doors; it never imports them.
 """
 
+from deltaprop.models import recurrent  # registers 'rnn', 'lstm' and 'gru' in MODELS
 from deltaprop.models.defaults import LOSSES_FOR_TASK, default_epochs, default_loss, uses_class_indices
 from deltaprop.models.heads import output_layer
 from deltaprop.models.mlp import build_mlp, describe_mlp

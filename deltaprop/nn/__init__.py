@@ -1,6 +1,6 @@
 """Layers, activations and losses with PyTorch's names (``import deltaprop.nn as nn``)."""
 
-from deltaprop.nn import functional, init
+from deltaprop.nn import functional, init, utils
 from deltaprop.nn.activation import (
     ACTIVATIONS,
     ELU,
@@ -18,6 +18,7 @@ from deltaprop.nn.activation import (
     activation,
 )
 from deltaprop.nn.containers import ModuleList, Sequential
+from deltaprop.nn.embedding import Embedding
 from deltaprop.nn.layers import Dropout, Flatten, Identity
 from deltaprop.nn.linear import Linear
 from deltaprop.nn.loss import (
@@ -34,6 +35,9 @@ from deltaprop.nn.loss import (
 )
 from deltaprop.nn.module import Module
 from deltaprop.nn.parameter import Parameter
+from deltaprop.nn.pineda import PinedaRNN
+from deltaprop.nn.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell
+from deltaprop.nn.recurrent_net import RecurrentNet
 
 __all__ = [
     "ACTIVATIONS", "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "Dropout", "ELU",
@@ -41,4 +45,6 @@ __all__ = [
     "LogSoftmax", "MSELoss", "Mish", "Module", "ModuleList", "NLLLoss", "Parameter", "ReLU",
     "Sequential", "SiLU", "Sigmoid", "Softmax", "Softplus", "SquaredErrorLoss", "Swish", "Tanh",
     "activation", "functional", "init", "loss_by_name",
+    "Embedding", "GRU", "GRUCell", "LSTM", "LSTMCell", "PinedaRNN", "RNN", "RNNCell",
+    "RecurrentNet", "utils",
 ]

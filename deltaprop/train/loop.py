@@ -35,6 +35,7 @@ from deltaprop.train.epoch import Plan, finish_epoch, train_epoch
 from deltaprop.train.history import History
 from deltaprop.train.metrics import Metric, resolve_metrics
 from deltaprop.train.progress import make_bar
+from deltaprop.train.sequences import plan_sequences
 from deltaprop.train.step import check_optimizer, make_step
 
 
@@ -89,6 +90,9 @@ def fit(
     scheduler: Any = None,
     detect_anomaly: bool = False,
     distributed: bool | None = None,
+    tbptt: int | None = None,
+    stateful: bool = False,
+    clip_grad_norm: float | str | None = "auto",
 ) -> History:
     """Train ``model`` on (X, y) and return the `History`.
 
@@ -126,6 +130,11 @@ def fit(
       turns that off); True: always; False: never. Every process passes the same X and y;
       ``batch_size`` stays the global batch, each process takes its slice of every batch, and
       the result matches one process. Progress and checkpoints come from process 0 only.
+    - Sequences (`deltaprop.train.sequences`): X (N, T, features) or (N, T) ids, y per sequence or
+      per step; ``tbptt=k`` truncates backpropagation through time to k steps, carrying the hidden
+      state across chunks with detach(); ``stateful=True`` carries it across batches too;
+      ``clip_grad_norm``: 'auto' clips models with recurrent layers to a total gradient norm of 5.0,
+      a number clips any model, None never clips.
     """
     loss_fn = _resolve_loss(loss)
     checks.check_arguments(epochs, batch_size, validation_split, checkpoint_every, check_finite)
@@ -145,6 +154,15 @@ def fit(
     }
     if cluster is not None:
         fit_args["world_size"] = cluster.size
+    sequence = plan_sequences(model, X, y, loss_fn, tbptt, stateful, clip_grad_norm, shuffle)
+    if sequence is not None:
+        if cluster is not None:
+            raise ValueError(
+                "fit: sequence training (recurrent layers, tbptt, stateful) does not run data-parallel over "
+                "several processes yet; run it on one process (distributed=False)"
+            )
+        loss_fn = sequence.loss_fn
+        fit_args.update({"tbptt": tbptt, "stateful": bool(stateful)} if tbptt or stateful else {})
     if checkpoint is not None or resume_from is not None:  # so a resume on other data is refused
         fit_args["data"] = checks.data_fingerprint(X, y)
     if seed is not None:
@@ -170,8 +188,13 @@ def fit(
         ckpt.restore_rng(resume_state)  # last, after anything that might draw
     parts = _OneProcess if cluster is None else cluster
     batches = parts.batches(X, y, None if optimizer.full_batch else batch_size, shuffle, _model_xp(model))
+    if sequence is None:
+        step = parts.make_step(model, loss_fn, optimizer, run, all_callbacks, check_finite)
+    else:
+        batches = sequence.wrap(batches)
+        step = make_step(model, loss_fn, optimizer, run, all_callbacks, check_finite, sequence.gradients)
     plan = Plan(
-        X, y, batches, parts.make_step(model, loss_fn, optimizer, run, all_callbacks, check_finite),
+        X, y, batches, step,
         resolve_metrics(metrics, loss_fn), validation, scheduler, all_callbacks, check_finite, target_loss,
         checkpoint if parts.lead else None, checkpoint_every, fit_args, split_order,
     )  # fmt: skip
