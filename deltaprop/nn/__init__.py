@@ -1,6 +1,7 @@
 """Layers, activations and losses with PyTorch's names (``import deltaprop.nn as nn``)."""
 
-from deltaprop.nn import functional, init
+# PyTorch's names that tutorials use (see the README's "Coming from PyTorch")
+from deltaprop.nn import functional, init, utils
 from deltaprop.nn.activation import (
     ACTIVATIONS,
     ELU,
@@ -17,8 +18,9 @@ from deltaprop.nn.activation import (
     Tanh,
     activation,
 )
-from deltaprop.nn.containers import ModuleList, Sequential
-from deltaprop.nn.layers import Dropout, Flatten, Identity
+from deltaprop.nn.containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
+from deltaprop.nn.layers import Dropout, Flatten, Identity, Unflatten
+from deltaprop.nn.lazy import LazyLinear
 from deltaprop.nn.linear import Linear
 from deltaprop.nn.loss import (
     LOSSES,
@@ -29,6 +31,7 @@ from deltaprop.nn.loss import (
     L1Loss,
     MSELoss,
     NLLLoss,
+    SmoothL1Loss,
     SquaredErrorLoss,
     loss_by_name,
 )
@@ -41,4 +44,5 @@ __all__ = [
     "LogSoftmax", "MSELoss", "Mish", "Module", "ModuleList", "NLLLoss", "Parameter", "ReLU",
     "Sequential", "SiLU", "Sigmoid", "Softmax", "Softplus", "SquaredErrorLoss", "Swish", "Tanh",
     "activation", "functional", "init", "loss_by_name",
+    "LazyLinear", "ModuleDict", "ParameterDict", "ParameterList", "SmoothL1Loss", "Unflatten", "utils",
 ]

@@ -261,7 +261,7 @@ class Module:
 
     def num_parameters(self) -> int:
         """Total count of trainable numbers."""
-        return sum(p.size for p in self.parameters())
+        return sum(p.numel() for p in self.parameters())
 
     def named_buffers(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Tensor]]:
         """Every registered buffer (None slots skipped) by dotted name, persistent or not."""

@@ -242,8 +242,15 @@ def minimum(a, b) -> Tensor:
     )
 
 
-def where(condition, a, b) -> Tensor:
-    """``a`` where ``condition`` holds, else ``b`` (the condition gets no gradient)."""
+def where(condition, a=None, b=None) -> Tensor:
+    """``a`` where ``condition`` holds, else ``b`` (the condition gets no gradient).
+
+    ``where(condition)`` alone is ``nonzero(condition, as_tuple=True)``, as in PyTorch and NumPy.
+    """
+    if a is None and b is None:
+        from deltaprop.ops.logic import nonzero
+
+        return nonzero(condition, as_tuple=True)
     a, b = _pair(a, b)
     take_a = condition.array if isinstance(condition, Tensor) else condition
     take_a = a.xp.asarray(take_a, dtype=bool)
@@ -268,9 +275,25 @@ def clip(a, min=None, max=None) -> Tensor:  # noqa: A002 - NumPy's names
     a = as_tensor(a)
     if min is None and max is None:
         raise ValueError("clip: give min, max or both")
+    min, max = _bound(min, a, "min"), _bound(max, a, "max")
     out = np.clip(a.array, min, max)
     inside = out == a.array
     return make_result(out, (a,), _clip_backward, (inside,), "clip")
+
+
+def _bound(value, a: Tensor, name: str):
+    """A clamp bound as a number or an array of ``a``'s library (tensor bounds get no gradient here)."""
+    if isinstance(value, Tensor):
+        if value.requires_grad:
+            raise NotImplementedError(
+                f"clamp: a {name} bound that requires grad is not differentiated here; use "
+                "maximum()/minimum(), which send the gradient to both sides"
+            )
+        return value.array.astype(a.dtype, copy=False)
+    return value
+
+
+clamp = clip
 
 
 def _clip_backward(g, saved, parents):
