@@ -1,4 +1,4 @@
-"""Adadelta and the schedules tutorials use (MultiStep, Lambda, Linear, OneCycle, Sequential), against torch."""
+"""Adadelta and the schedules tutorials use (MultiStep, Lambda, Linear, OneCycle, Sequential), vs torch."""
 
 from __future__ import annotations
 
