@@ -472,7 +472,17 @@ def _is_dtype(value: Any) -> bool:
 
 
 def _to_arguments(tensor: Any, args: tuple, kwargs: dict) -> tuple[Any, Any, bool]:
-    """(device or None, dtype or None, copy) from ``to``'s PyTorch signatures."""
+    """(device or None, dtype or None, copy) for ``tensor.to(...)``; None where nothing changes."""
+    from deltaprop.device import device_of
+
+    where, dtype, copy = parse_to(args, kwargs)
+    if where is not None and where == device_of(tensor.array):
+        where = None
+    return where, dtype, copy
+
+
+def parse_to(args: tuple, kwargs: dict) -> tuple[Any, Any, bool]:
+    """(device or None, dtype or None, copy) from ``to``'s PyTorch signatures (tensors' and modules')."""
     from deltaprop.device import as_device, is_device
 
     unknown = set(kwargs) - {"device", "dtype", "non_blocking", "copy", "memory_format"}
@@ -491,10 +501,5 @@ def _to_arguments(tensor: Any, args: tuple, kwargs: dict) -> tuple[Any, Any, boo
         raise TypeError(
             f"to(): could not read {rest!r}; expected to(dtype), to(device), to(device, dtype) or to(tensor)"
         )
-    if where is not None:
-        where = as_device(where)
-        from deltaprop.device import device_of
-
-        if where == device_of(tensor.array):
-            where = None
+    where = None if where is None else as_device(where)
     return where, (None if dtype is None else dtypes.as_dtype(dtype)), bool(kwargs.get("copy", False))

@@ -33,6 +33,7 @@ from deltaprop.train.batches import ArrayBatches
 from deltaprop.train.callbacks import Callback, EarlyStopping
 from deltaprop.train.epoch import Plan, finish_epoch, train_epoch
 from deltaprop.train.history import History
+from deltaprop.train.loader_batches import is_loader, loader_arrays, loader_source
 from deltaprop.train.metrics import Metric, resolve_metrics
 from deltaprop.train.progress import make_bar
 from deltaprop.train.step import check_optimizer, make_step
@@ -67,7 +68,7 @@ class Run:
 def fit(
     model: Any,
     X: Any,
-    y: Any,
+    y: Any = None,
     *,
     loss: Any,
     optimizer: Any,
@@ -89,7 +90,7 @@ def fit(
     scheduler: Any = None,
     detect_anomaly: bool = False,
 ) -> History:
-    """Train ``model`` on (X, y) and return the `History`.
+    """Train ``model`` on (X, y), or on the batches of a DataLoader given as X, and return the `History`.
 
     - ``loss``: a loss module (``nn.CrossEntropyLoss()``), a name for
       `nn.loss_by_name` ('mse', 'cross_entropy', ...) or a function.
@@ -120,23 +121,31 @@ def fit(
       one (deltaprop's schedulers; ReduceLROnPlateau steps on 'val_loss',
       else 'loss'), otherwise ``scheduler.step()``.
     - ``progress``: True, False or 'auto' (a bar only when stdout is a terminal).
+    - ``X`` may be a ``deltaprop.utils.data.DataLoader`` yielding (x, y) batches, with y left out
+      (`deltaprop.train.loader_batches`): the loader then decides batches and order.
     """
     loss_fn = _resolve_loss(loss)
     checks.check_arguments(epochs, batch_size, validation_split, checkpoint_every, check_finite)
     check_optimizer(optimizer)
     dtype = _model_dtype(model)
-    X, y = checks.as_array(X, dtype, "X"), checks.as_array(y, dtype, "y")
-    checks.check_lengths(X, y, "X", "y")
-    if check_finite:
-        checks.check_data_finite(X, "X")
-        checks.check_data_finite(y, "y")
+    source = loader_source(X, y, _model_xp(model), dtype, validation_split, optimizer)
+    if source is not None:  # a DataLoader: its batches are checked as they come (the loss checks them)
+        X = y = None
+        if is_loader(validation_data):
+            validation_data = loader_arrays(validation_data)
+    else:
+        X, y = checks.as_array(X, dtype, "X"), checks.as_array(y, dtype, "y")
+        checks.check_lengths(X, y, "X", "y")
+        if check_finite:
+            checks.check_data_finite(X, "X")
+            checks.check_data_finite(y, "y")
     fit_args = {
         "epochs": int(epochs), "batch_size": batch_size, "shuffle": bool(shuffle),
         "validation_split": float(validation_split), "seed": seed, "target_loss": target_loss,
         "checkpoint_every": int(checkpoint_every), "loss": type(loss_fn).__name__,
         "optimizer": type(optimizer).__name__,
     }
-    if checkpoint is not None or resume_from is not None:  # so a resume on other data is refused
+    if source is None and (checkpoint is not None or resume_from is not None):  # so other data is refused
         fit_args["data"] = checks.data_fingerprint(X, y)
     if seed is not None:
         manual_seed(seed)
@@ -154,7 +163,9 @@ def fit(
         run.history = ckpt.restore(resume_state, run, scheduler, all_callbacks)
         start_epoch = int(resume_state["epoch"]) + 1
         ckpt.restore_rng(resume_state)  # last, after anything that might draw
-    batches = ArrayBatches(X, y, None if optimizer.full_batch else batch_size, shuffle, _model_xp(model))
+    batches = source
+    if batches is None:
+        batches = ArrayBatches(X, y, None if optimizer.full_batch else batch_size, shuffle, _model_xp(model))
     plan = Plan(
         X, y, batches, make_step(model, loss_fn, optimizer, run, all_callbacks, check_finite),
         resolve_metrics(metrics, loss_fn), validation, scheduler, all_callbacks, check_finite, target_loss,
