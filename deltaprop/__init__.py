@@ -214,6 +214,14 @@ def is_floating_point(input: Tensor) -> bool:  # noqa: A002
     return input.is_floating_point()
 
 
+def set_default_dtype(d: object) -> None:
+    """Refused: layers and factories make float32 unless told otherwise (pass dtype=, or model.double())."""
+    raise NotImplementedError(
+        "set_default_dtype is not supported: deltaprop's default float dtype is fixed at float32; pass "
+        "dtype=deltaprop.float64 to factories and layers, or call model.double() and x.double()"
+    )
+
+
 def __getattr__(name: str):
     if name in _SUBMODULES:
         import importlib

@@ -35,9 +35,20 @@ def permute(input, *dims) -> Tensor:  # noqa: A002
 
 
 def movedim(input, source, destination) -> Tensor:  # noqa: A002
+    """Dimensions ``source`` moved to positions ``destination`` (ints or sequences), the rest in order."""
     a = as_tensor(input)
-    order = list(np.moveaxis(np.arange(a.ndim), source, destination))
-    return transpose(a, [int(i) for i in order])
+    sources = [one_axis(d, a.ndim, "movedim") for d in _listed(source)]
+    targets = [one_axis(d, a.ndim, "movedim") for d in _listed(destination)]
+    if len(sources) != len(targets) or len(set(sources)) != len(sources) or len(set(targets)) != len(targets):
+        raise ShapeError(f"movedim: {source} and {destination} must be the same number of distinct dims")
+    order = [d for d in range(a.ndim) if d not in sources]
+    for target, moved in sorted(zip(targets, sources, strict=True)):
+        order.insert(target, moved)
+    return transpose(a, order)
+
+
+def _listed(dims) -> list:
+    return list(dims) if isinstance(dims, (list, tuple)) else [dims]
 
 
 # ----------------------------------------------------------------- expand

@@ -241,12 +241,8 @@ def _check_logits(logits: Tensor, target: Tensor, op: str, ignore_index: int = -
         if labels.size and int(as_unsigned.max()) >= classes:  # one pass checks both ends
             ignored = labels == ignore_index
             kept = labels[~ignored]
-            if not kept.size or int(kept.min()) < 0 or int(kept.max()) >= classes:
-                low, high = (
-                    (int(kept.min()), int(kept.max()))
-                    if kept.size
-                    else (int(labels.min()), int(labels.max()))
-                )
+            if kept.size and (int(kept.min()) < 0 or int(kept.max()) >= classes):
+                low, high = int(kept.min()), int(kept.max())
                 raise ValueError(
                     f"{op}: labels must lie in 0..{classes - 1} for {classes} classes (or equal ignore_index="
                     f"{ignore_index}), got values from {low} to {high}; give the last layer one output per "
