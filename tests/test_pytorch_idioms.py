@@ -226,7 +226,9 @@ IDIOMS = [
     Idiom("device_is_cpu", lambda T: str(t(T, A).device)),
     Idiom("device_compare", lambda T: t(T, A).device == T.device("cpu")),
     Idiom("element_size", lambda T: t(T, A).element_size()),
-    Idiom("device_names", lambda T: (T.device("cuda:0").type, T.device("cuda:0").index, str(T.device("cpu")))),
+    Idiom(
+        "device_names", lambda T: (T.device("cuda:0").type, T.device("cuda:0").index, str(T.device("cpu")))
+    ),
     Idiom("is_tensor", lambda T: (T.is_tensor(t(T, A)), T.is_tensor(A))),
     Idiom("iterate_rows", lambda T: [row.sum() for row in t(T, A)]),
     Idiom("contains", lambda T: 2.0 in t(T, A)),
