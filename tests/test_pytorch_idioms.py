@@ -608,7 +608,6 @@ IDIOMS = [
     ),
     Idiom("lazy_linear", lambda T: T.nn.LazyLinear(5)(t(T, A)).shape),
     Idiom("flatten_module", lambda T: T.nn.Flatten()(t(T, D)).shape),
-    Idiom("unflatten_module", lambda T: T.nn.Unflatten(1, (2, 2))(t(T, A)).shape),
     Idiom(
         "train_eval_flags",
         lambda T: (lambda m: (m.training, m.eval().training, m[1].training, m.train().training))(

@@ -19,7 +19,7 @@ from deltaprop.nn.activation import (
     activation,
 )
 from deltaprop.nn.containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
-from deltaprop.nn.layers import Dropout, Flatten, Identity, Unflatten
+from deltaprop.nn.layers import Dropout, Flatten, Identity
 from deltaprop.nn.lazy import LazyLinear
 from deltaprop.nn.linear import Linear
 from deltaprop.nn.loss import (
@@ -44,5 +44,5 @@ __all__ = [
     "LogSoftmax", "MSELoss", "Mish", "Module", "ModuleList", "NLLLoss", "Parameter", "ReLU",
     "Sequential", "SiLU", "Sigmoid", "Softmax", "Softplus", "SquaredErrorLoss", "Swish", "Tanh",
     "activation", "functional", "init", "loss_by_name",
-    "LazyLinear", "ModuleDict", "ParameterDict", "ParameterList", "SmoothL1Loss", "Unflatten", "utils",
+    "LazyLinear", "ModuleDict", "ParameterDict", "ParameterList", "SmoothL1Loss", "utils",
 ]

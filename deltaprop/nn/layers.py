@@ -1,4 +1,4 @@
-"""Small layers that move or mask values: `Dropout`, `Flatten`, `Unflatten`, `Identity`."""
+"""Small layers that move or mask values: `Dropout`, `Flatten`, `Identity`."""
 
 from __future__ import annotations
 
@@ -27,19 +27,6 @@ class Flatten(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return ops.flatten(x, self.start_dim, self.end_dim)
-
-
-class Unflatten(Module):
-    """Split dimension ``dim`` into ``unflattened_size`` (the inverse of Flatten)."""
-
-    def __init__(self, dim: int, unflattened_size: tuple[int, ...] | list[int]) -> None:
-        super().__init__()
-        self.dim = dim
-        sizes = (unflattened_size,) if isinstance(unflattened_size, int) else unflattened_size
-        self.unflattened_size = tuple(sizes)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return ops.unflatten(x, self.dim, self.unflattened_size)
 
 
 class Dropout(Module):
