@@ -123,8 +123,9 @@ class CrossEntropyLoss(_WeightedLoss):
         self.label_smoothing = label_smoothing
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:  # noqa: A002
-        return F.cross_entropy(input, target, self.weight, ignore_index=self.ignore_index,
-                               reduction=self.reduction, label_smoothing=self.label_smoothing)  # fmt: skip
+        # positional (the order of PyTorch's signature): this runs at every training step
+        return F.cross_entropy(input, target, self.weight, None, self.ignore_index, None, self.reduction,
+                               self.label_smoothing)  # fmt: skip
 
     def output_curvature(self) -> SoftmaxCrossEntropy | None:
         if self.weight is not None:

@@ -44,10 +44,15 @@ def axis(dim: Any, ndim: int, op: str) -> int:
     return int(dim) % size
 
 
+_ALL = [tuple(range(n)) for n in range(8)]  # every dim of a tensor of n dims, made once
+
+
 def axes(dim: Any, ndim: int, op: str, empty_means_all: bool = True) -> tuple[int, ...]:
     """The reduced dimensions as sorted non-negative ints; None (and, as in PyTorch, ``()``) means all."""
     if dim is None:
-        return tuple(range(ndim))
+        return _ALL[ndim] if ndim < len(_ALL) else tuple(range(ndim))
+    if type(dim) is int and -ndim <= dim < ndim:  # the common case, one int in range
+        return (dim % ndim,)
     listed = tuple(dim) if isinstance(dim, (tuple, list)) else (dim,)
     if not listed and empty_means_all:
         return tuple(range(ndim))

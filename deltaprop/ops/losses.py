@@ -321,10 +321,11 @@ def cross_entropy(
     The gradient with respect to the logits is ``softmax(logits) -
     target_distribution``, divided by N for 'mean'.
     """
-    reduction = legacy_reduction(size_average, reduce, reduction, "cross_entropy")
-    logits = as_tensor(input)
+    if size_average is not None or reduce is not None:
+        reduction = legacy_reduction(size_average, reduce, reduction, "cross_entropy")
+    logits = input if isinstance(input, Tensor) else as_tensor(input)
     target = _class_labels(_as_target(target, logits))
-    if logits.ndim != 2:
+    if logits.array.ndim != 2:
         return _with_classes("cross_entropy", logits, target, lambda z, t: cross_entropy(
             z, t, weight, None, ignore_index, None, reduction, label_smoothing))  # fmt: skip
     labels, ignored = _check_logits(logits, target, "cross_entropy", ignore_index)

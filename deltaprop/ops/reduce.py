@@ -36,12 +36,21 @@ def _count(shape: tuple[int, ...], reduced: tuple[int, ...]) -> int:
 
 # ----------------------------------------------------------------- sum
 def sum(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None, out=None) -> Tensor:  # noqa: A001, A002
-    no_out(out, "sum")
-    a = as_tensor(input)
-    reduced = _axes(pick(dim, axis, "sum"), a.ndim, "sum")
-    keep = pick_keepdim(keepdim, keepdims, "sum")
-    out = a.array.sum(axis=reduced, keepdims=keep, dtype=dtype) if reduced else a.array.copy()
-    return make_result(a.xp.asarray(out), (a,), _sum_backward, (a.shape, reduced, keep), "sum")
+    if out is not None:
+        no_out(out, "sum")
+    a = input if isinstance(input, Tensor) else as_tensor(input)
+    if axis is not None:  # (the NumPy spellings are checked only when given: sum is called often)
+        dim = pick(dim, axis, "sum")
+    keep = keepdim if keepdims is None else pick_keepdim(keepdim, keepdims, "sum")
+    data = a.array
+    reduced = axes(dim, data.ndim, "sum")
+    if not reduced:
+        result = data.copy()
+    elif dtype is None:
+        result = data.sum(axis=reduced, keepdims=keep)
+    else:
+        result = data.sum(axis=reduced, keepdims=keep, dtype=dtype)
+    return make_result(a.xp.asarray(result), (a,), _sum_backward, (data.shape, reduced, keep), "sum")
 
 
 def _sum_backward(g, saved, parents):
@@ -51,13 +60,22 @@ def _sum_backward(g, saved, parents):
 
 # ----------------------------------------------------------------- mean
 def mean(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None, out=None) -> Tensor:  # noqa: A002
-    no_out(out, "mean")
-    a = as_tensor(input)
-    reduced = _axes(pick(dim, axis, "mean"), a.ndim, "mean")
-    keep = pick_keepdim(keepdim, keepdims, "mean")
-    count = _count(a.shape, reduced)
-    out = a.array.mean(axis=reduced, keepdims=keep, dtype=dtype) if reduced else a.array.copy()
-    return make_result(a.xp.asarray(out), (a,), _mean_backward, (a.shape, reduced, keep, count), "mean")
+    if out is not None:
+        no_out(out, "mean")
+    a = input if isinstance(input, Tensor) else as_tensor(input)
+    if axis is not None:
+        dim = pick(dim, axis, "mean")
+    keep = keepdim if keepdims is None else pick_keepdim(keepdim, keepdims, "mean")
+    data = a.array
+    reduced = axes(dim, data.ndim, "mean")
+    count = _count(data.shape, reduced)
+    if not reduced:
+        result = data.copy()
+    elif dtype is None:
+        result = data.mean(axis=reduced, keepdims=keep)
+    else:
+        result = data.mean(axis=reduced, keepdims=keep, dtype=dtype)
+    return make_result(a.xp.asarray(result), (a,), _mean_backward, (data.shape, reduced, keep, count), "mean")
 
 
 def _mean_backward(g, saved, parents):
