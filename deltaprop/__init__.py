@@ -197,11 +197,14 @@ __version__ = "0.1.0"
 _SUBMODULES = ("backend", "compat", "data", "inspect", "nn", "optim", "serialize", "train", "utils")
 
 
-def is_tensor(obj: object) -> bool:
+import builtins  # noqa: E402 - (bool, int and float above are dtypes)
+
+
+def is_tensor(obj: object) -> builtins.bool:
     return isinstance(obj, Tensor)
 
 
-def numel(input: Tensor) -> int:  # noqa: A002
+def numel(input: Tensor) -> builtins.int:  # noqa: A002
     return input.numel()
 
 
@@ -210,7 +213,7 @@ def get_default_dtype():
     return float32
 
 
-def is_floating_point(input: Tensor) -> bool:  # noqa: A002
+def is_floating_point(input: Tensor) -> builtins.bool:  # noqa: A002
     return input.is_floating_point()
 
 

@@ -103,7 +103,7 @@ def _seeds(grad_outputs: Any, count: int) -> list[Any]:
     return listed
 
 
-def _one_root(outs: list[Tensor], seeds: list[Any]) -> tuple[Tensor, Any]:
+def _one_root(outs: list[Tensor], seeds: list[Any]) -> tuple[Any, Any]:
     """Several outputs become one: the sum of each output weighted by its grad_output (same gradients)."""
     if len(outs) == 1:
         return outs[0], seeds[0]

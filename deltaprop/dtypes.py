@@ -25,13 +25,17 @@ uint8 = np.dtype(np.uint8)
 bool_ = np.dtype(np.bool_)
 
 # PyTorch's other names for the same types
-ALIASES = {"float": float32, "double": float64, "long": int64, "int": int32, "short": int16,
-           "bool": bool_, "float32": float32, "float64": float64, "int64": int64, "int32": int32,
-           "int16": int16, "int8": int8, "uint8": uint8}  # fmt: skip
+ALIASES: dict[str, np.dtype] = {
+    "float": float32, "double": float64, "long": int64, "int": int32, "short": int16,
+    "bool": bool_, "float32": float32, "float64": float64, "int64": int64, "int32": int32,
+    "int16": int16, "int8": int8, "uint8": uint8,
+}  # fmt: skip
 
 # the legacy type names of ``Tensor.type()`` ('deltaprop.FloatTensor'), as PyTorch spells them
-TYPE_NAMES = {float32: "FloatTensor", float64: "DoubleTensor", int64: "LongTensor", int32: "IntTensor",
-              int16: "ShortTensor", int8: "CharTensor", uint8: "ByteTensor", bool_: "BoolTensor"}  # fmt: skip
+TYPE_NAMES: dict[np.dtype, str] = {
+    float32: "FloatTensor", float64: "DoubleTensor", int64: "LongTensor", int32: "IntTensor",
+    int16: "ShortTensor", int8: "CharTensor", uint8: "ByteTensor", bool_: "BoolTensor",
+}  # fmt: skip
 _BY_TYPE_NAME = {name: dtype for dtype, name in TYPE_NAMES.items()}
 
 

@@ -33,7 +33,7 @@ class Generator:
 
     def seed(self) -> int:
         """Reseed from the operating system's entropy; return the new seed."""
-        self._seed = int(np.random.SeedSequence().entropy % (2**63))
+        self._seed = int(np.random.SeedSequence().generate_state(1, np.uint64)[0] >> 1)
         self.numpy = np.random.default_rng(self._seed)
         return self._seed
 

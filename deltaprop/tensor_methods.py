@@ -13,13 +13,14 @@ device, dtype), conversions, and in-place variants that follow
 from __future__ import annotations
 
 import builtins
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from deltaprop import dtypes
 
 _ops_module = None
+_Bool = builtins.bool  # (the class below has a method named bool)
 
 
 def _ops():
@@ -82,6 +83,15 @@ class TensorMethods:
 
     __slots__ = ()
 
+    if TYPE_CHECKING:  # provided by Tensor
+        array: Any
+        xp: Any
+        dtype: Any
+        shape: tuple[int, ...]
+        ndim: int
+        requires_grad: _Bool
+        _wrap: Any
+
     # ------------------------------------------------------------------ facts
     def size(self, dim: int | None = None) -> Any:
         """The shape as a `Size`, or the length of dimension ``dim`` (``x.size(0)``: the batch size)."""
@@ -123,16 +133,16 @@ class TensorMethods:
         return device_of(self.array)
 
     @property
-    def is_cuda(self) -> bool:
+    def is_cuda(self) -> _Bool:
         return getattr(self.xp, "__name__", "") == "cupy"
 
-    def is_floating_point(self) -> bool:
+    def is_floating_point(self) -> _Bool:
         return self.array.dtype.kind == "f"
 
-    def is_complex(self) -> bool:
+    def is_complex(self) -> _Bool:
         return False
 
-    def is_contiguous(self, memory_format: Any = None) -> bool:
+    def is_contiguous(self, memory_format: Any = None) -> _Bool:
         return True  # deltaprop's ops never depend on memory layout
 
     def contiguous(self, memory_format: Any = None):
@@ -162,7 +172,7 @@ class TensorMethods:
     def cpu(self, memory_format: Any = None):
         return self.to("cpu")
 
-    def cuda(self, device: Any = None, non_blocking: bool = False, memory_format: Any = None):
+    def cuda(self, device: Any = None, non_blocking: _Bool = False, memory_format: Any = None):
         return self.to("cuda" if device is None else device)
 
     def float(self):  # noqa: A003
@@ -194,7 +204,7 @@ class TensorMethods:
 
     bfloat16 = half
 
-    def type(self, dtype: Any = None, non_blocking: bool = False):  # noqa: A003
+    def type(self, dtype: Any = None, non_blocking: _Bool = False):  # noqa: A003
         """With no argument the type's name ('deltaprop.FloatTensor'); with a dtype or type name, a cast."""
         if dtype is None:
             return dtypes.type_name(self.array.dtype, self.xp is not np)
@@ -220,24 +230,24 @@ class TensorMethods:
         self.requires_grad = False
         return self
 
-    def new_tensor(self, data: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False):
+    def new_tensor(self, data: Any, dtype: Any = None, device: Any = None, requires_grad: _Bool = False):
         from deltaprop.creation import tensor
 
         dtype = self.dtype if dtype is None else dtype
         device = self.device if device is None else device
         return tensor(data, dtype=dtype, device=device, requires_grad=requires_grad)
 
-    def new_zeros(self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False):
+    def new_zeros(self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: _Bool = False):
         return self._new("zeros", size, dtype, device, requires_grad)
 
-    def new_ones(self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False):
+    def new_ones(self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: _Bool = False):
         return self._new("ones", size, dtype, device, requires_grad)
 
-    def new_empty(self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False):
+    def new_empty(self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: _Bool = False):
         return self._new("zeros", size, dtype, device, requires_grad)
 
     def new_full(self, size: Any, fill_value: Any, dtype: Any = None, device: Any = None,
-                 requires_grad: bool = False):  # fmt: skip
+                 requires_grad: _Bool = False):  # fmt: skip
         from deltaprop import creation
 
         dtype, device = self.dtype if dtype is None else dtype, self.device if device is None else device

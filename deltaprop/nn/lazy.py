@@ -63,7 +63,7 @@ class LazyLinear(Linear):
                 init.uniform_(self.bias, -bound, bound)
         self.in_features = in_features
         del self.__dict__["_dtype"]
-        self.__class__ = Linear  # PyTorch's cls_to_become
+        self.__class__ = Linear  # type: ignore[assignment]  # PyTorch's cls_to_become
 
     def get_config(self) -> dict[str, Any]:
         """Still lazy: its constructor's arguments (once it has run, it is a Linear and saves as one)."""

@@ -53,6 +53,9 @@ class _Loss(Module):
 
 
 class _WeightedLoss(_Loss):
+    weight: Tensor | None
+    pos_weight: Tensor | None
+
     def __init__(self, weight: Any = None, size_average: Any = None, reduce: Any = None,
                  reduction: str = "mean") -> None:  # fmt: skip
         super().__init__(size_average, reduce, reduction)

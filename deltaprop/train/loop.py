@@ -163,7 +163,7 @@ def fit(
         run.history = ckpt.restore(resume_state, run, scheduler, all_callbacks)
         start_epoch = int(resume_state["epoch"]) + 1
         ckpt.restore_rng(resume_state)  # last, after anything that might draw
-    batches = source
+    batches: Any = source
     if batches is None:
         batches = ArrayBatches(X, y, None if optimizer.full_batch else batch_size, shuffle, _model_xp(model))
     plan = Plan(
