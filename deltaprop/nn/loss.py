@@ -58,6 +58,11 @@ class _WeightedLoss(_Loss):
 
     def __init__(self, weight: Any = None, size_average: Any = None, reduce: Any = None,
                  reduction: str = "mean") -> None:  # fmt: skip
+        if isinstance(weight, str):  # CrossEntropyLoss('sum'): PyTorch's first argument is weight
+            raise ValueError(
+                f"{type(self).__name__}: reduction must be passed by keyword (reduction={weight!r}); "
+                "the first positional argument is weight"
+            )
         super().__init__(size_average, reduce, reduction)
         self.register_buffer("weight", None if weight is None else _as_tensor(weight))
 

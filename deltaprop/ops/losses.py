@@ -78,6 +78,16 @@ def _weighted(per: Any, weight: Any) -> Any:
     return per if weight is None else per * weight
 
 
+def _reduce_weighted(per: Any, weight: Any, reduction: str, op: str):
+    """PyTorch's weighted mse/l1: the 'mean' is over the weights (sum(w * loss) / sum(w)), not the count."""
+    if weight is None or reduction != "mean":
+        return _reduce(_weighted(per, weight), reduction, op)
+    total = weight.sum()
+    if float(total) == 0:
+        raise ValueError(f"{op}: the weights sum to 0, so the weighted mean is 0/0; use reduction='sum'")
+    return (per * weight).sum() / total, total
+
+
 def mse_loss(input, target, size_average=None, reduce=None, reduction: str = "mean",  # noqa: A002
              weight=None) -> Tensor:  # fmt: skip
     """(prediction - target)^2, averaged over every element by default."""
@@ -87,7 +97,7 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction: str = "me
     _same_shape(prediction, target, "mse_loss")
     w = _elementwise_weight(weight, prediction, "mse_loss")
     diff = prediction.array - target.array
-    out, count = _reduce(_weighted(diff * diff, w), reduction, "mse_loss")
+    out, count = _reduce_weighted(diff * diff, w, reduction, "mse_loss")
     return make_result(
         prediction.xp.asarray(out), (prediction, target), _mse_backward, (diff, count, w), "mse_loss"
     )
@@ -139,7 +149,7 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction: str = "mea
     _same_shape(prediction, target, "l1_loss")
     w = _elementwise_weight(weight, prediction, "l1_loss")
     diff = prediction.array - target.array
-    out, count = _reduce(_weighted(np.abs(diff), w), reduction, "l1_loss")
+    out, count = _reduce_weighted(np.abs(diff), w, reduction, "l1_loss")
     return make_result(
         prediction.xp.asarray(out), (prediction, target), _l1_backward, (diff, count, w), "l1_loss"
     )
@@ -282,10 +292,9 @@ def legacy_reduction(size_average: Any, reduce: Any, reduction: str, op: str) ->
 
 def _with_classes(op: str, logits: Tensor, target: Tensor, compute) -> Tensor:
     """PyTorch's other shapes for class losses: (C,) with a 0-d label, (N, C, d1, ...) with (N, d1, ...)."""
-    if logits.ndim == 1:
-        return compute(
-            logits.reshape(1, -1), target.reshape(1) if target.ndim == 0 else target.reshape(1, -1)
-        )
+    if logits.ndim == 1:  # one example: its per-example loss ('none') is 0-d, as in PyTorch
+        out = compute(logits.reshape(1, -1), target.reshape(1) if target.ndim == 0 else target.reshape(1, -1))
+        return out.reshape(()) if out.ndim else out
     if logits.ndim <= 2:
         return compute(logits, target)
     classes = logits.shape[1]
