@@ -34,23 +34,28 @@ def _count(shape: tuple[int, ...], reduced: tuple[int, ...]) -> int:
     return count
 
 
-# ----------------------------------------------------------------- sum
-def sum(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None, out=None) -> Tensor:  # noqa: A001, A002
+# ----------------------------------------------------------------- sum and mean
+def _reduction(input, dim, keepdim, dtype, axis, keepdims, out, op):  # noqa: A002
+    """(tensor, reduced dims, keepdim, NumPy's result) for sum and mean: the arguments read once, here."""
     if out is not None:
-        no_out(out, "sum")
+        no_out(out, op)
     a = input if isinstance(input, Tensor) else as_tensor(input)
-    if axis is not None:  # (the NumPy spellings are checked only when given: sum is called often)
-        dim = pick(dim, axis, "sum")
-    keep = keepdim if keepdims is None else pick_keepdim(keepdim, keepdims, "sum")
+    if axis is not None:  # (the NumPy spellings are checked only when given: these run often)
+        dim = pick(dim, axis, op)
+    keep = keepdim if keepdims is None else pick_keepdim(keepdim, keepdims, op)
     data = a.array
-    reduced = axes(dim, data.ndim, "sum")
+    reduced = axes(dim, data.ndim, op)
     if not reduced:
-        result = data.copy()
-    elif dtype is None:
-        result = data.sum(axis=reduced, keepdims=keep)
-    else:
-        result = data.sum(axis=reduced, keepdims=keep, dtype=dtype)
-    return make_result(a.xp.asarray(result), (a,), _sum_backward, (data.shape, reduced, keep), "sum")
+        return a, reduced, keep, data.copy()
+    method = getattr(data, op)
+    if dtype is None:
+        return a, reduced, keep, method(axis=reduced, keepdims=keep)
+    return a, reduced, keep, method(axis=reduced, keepdims=keep, dtype=dtype)
+
+
+def sum(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None, out=None) -> Tensor:  # noqa: A001, A002
+    a, reduced, keep, result = _reduction(input, dim, keepdim, dtype, axis, keepdims, out, "sum")
+    return make_result(a.xp.asarray(result), (a,), _sum_backward, (a.shape, reduced, keep), "sum")
 
 
 def _sum_backward(g, saved, parents):
@@ -58,24 +63,10 @@ def _sum_backward(g, saved, parents):
     return (np.broadcast_to(_regrow(g, shape, axes, keepdims), shape),)
 
 
-# ----------------------------------------------------------------- mean
 def mean(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None, out=None) -> Tensor:  # noqa: A002
-    if out is not None:
-        no_out(out, "mean")
-    a = input if isinstance(input, Tensor) else as_tensor(input)
-    if axis is not None:
-        dim = pick(dim, axis, "mean")
-    keep = keepdim if keepdims is None else pick_keepdim(keepdim, keepdims, "mean")
-    data = a.array
-    reduced = axes(dim, data.ndim, "mean")
-    count = _count(data.shape, reduced)
-    if not reduced:
-        result = data.copy()
-    elif dtype is None:
-        result = data.mean(axis=reduced, keepdims=keep)
-    else:
-        result = data.mean(axis=reduced, keepdims=keep, dtype=dtype)
-    return make_result(a.xp.asarray(result), (a,), _mean_backward, (data.shape, reduced, keep, count), "mean")
+    a, reduced, keep, result = _reduction(input, dim, keepdim, dtype, axis, keepdims, out, "mean")
+    count = _count(a.shape, reduced)
+    return make_result(a.xp.asarray(result), (a,), _mean_backward, (a.shape, reduced, keep, count), "mean")
 
 
 def _mean_backward(g, saved, parents):
