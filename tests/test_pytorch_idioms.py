@@ -410,6 +410,22 @@ IDIOMS = [
     Idiom("default_dtype", lambda T: T.get_default_dtype()),
     Idiom("float_ops_stay_float32", lambda T: (t(T, A) * np.float64(2.0)).dtype),
     Idiom("int_and_float_promote", lambda T: (T.tensor([1, 2]) + t(T, V)[:2]).dtype),
+    Idiom(
+        "int_true_division",
+        lambda T: (T.tensor([1, 2, 3]) / 2, 1 / T.tensor([1, 2]), T.tensor([4]) / T.tensor([3])),
+    ),
+    Idiom(
+        "int_float_functions",
+        lambda T: (
+            T.arange(4).exp(),
+            T.arange(4).sqrt(),
+            T.arange(4).sin(),
+            T.arange(4).sigmoid(),
+            T.arange(1, 4).log(),
+            T.arange(4) ** 0.5,
+        ),
+    ),
+    Idiom("int_rounding_keeps_dtype", lambda T: (T.arange(3).floor(), T.arange(3).sign(), T.arange(3) ** 2)),
     # ------------------------------------------------------------------ autograd
     Idiom("backward_sum", lambda T: grad_of(T, lambda T, x: (x * x).sum(), A)),
     Idiom("backward_mean", lambda T: grad_of(T, lambda T, x: (x**3).mean(), A)),

@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from deltaprop.backend import array_module, special_functions
+from deltaprop.ops.arithmetic import as_float
 from deltaprop.ops.dims import axis as one_axis
 from deltaprop.tensor import Tensor, as_tensor, make_result
 
@@ -36,7 +37,7 @@ def _sigmoid(x):
 
 
 def sigmoid(a) -> Tensor:
-    a = as_tensor(a)
+    a = as_float(as_tensor(a))
     out = _sigmoid(a.array)
     return make_result(out, (a,), _sigmoid_backward, (out,), "sigmoid")
 
@@ -51,7 +52,7 @@ def _sigmoid_backward(g, saved, parents):
 
 # ----------------------------------------------------------------- tanh
 def tanh(a) -> Tensor:
-    a = as_tensor(a)
+    a = as_float(as_tensor(a))
     out = np.tanh(a.array)
     return make_result(out, (a,), _tanh_backward, (out,), "tanh")
 

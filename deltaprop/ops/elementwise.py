@@ -14,14 +14,14 @@ import numpy as np
 
 from deltaprop.errors import GraphError
 from deltaprop.ops.activations import _erf
-from deltaprop.ops.arithmetic import _pair
+from deltaprop.ops.arithmetic import _pair, as_float
 from deltaprop.ops.broadcast import unbroadcast
 from deltaprop.tensor import Tensor, as_tensor, make_result
 
 
 # ----------------------------------------------------------------- trigonometry
 def sin(input) -> Tensor:  # noqa: A002
-    a = as_tensor(input)
+    a = as_float(as_tensor(input))
     return make_result(np.sin(a.array), (a,), _sin_backward, (a.array,), "sin")
 
 
@@ -31,7 +31,7 @@ def _sin_backward(g, saved, parents):
 
 
 def cos(input) -> Tensor:  # noqa: A002
-    a = as_tensor(input)
+    a = as_float(as_tensor(input))
     return make_result(np.cos(a.array), (a,), _cos_backward, (a.array,), "cos")
 
 
@@ -41,7 +41,7 @@ def _cos_backward(g, saved, parents):
 
 
 def tan(input) -> Tensor:  # noqa: A002
-    a = as_tensor(input)
+    a = as_float(as_tensor(input))
     out = np.tan(a.array)
     return make_result(out, (a,), _tan_backward, (out,), "tan")
 
@@ -52,7 +52,7 @@ def _tan_backward(g, saved, parents):
 
 
 def atan(input) -> Tensor:  # noqa: A002
-    a = as_tensor(input)
+    a = as_float(as_tensor(input))
     return make_result(np.arctan(a.array), (a,), _atan_backward, (a.array,), "atan")
 
 
@@ -64,7 +64,7 @@ def _atan_backward(g, saved, parents):
 # ----------------------------------------------------------------- logs and powers
 def log1p(input) -> Tensor:  # noqa: A002
     """log(1 + x), accurate for small x."""
-    a = as_tensor(input)
+    a = as_float(as_tensor(input))
     return make_result(np.log1p(a.array), (a,), _log1p_backward, (a.array,), "log1p")
 
 
@@ -75,7 +75,7 @@ def _log1p_backward(g, saved, parents):
 
 def expm1(input) -> Tensor:  # noqa: A002
     """e^x - 1, accurate for small x."""
-    a = as_tensor(input)
+    a = as_float(as_tensor(input))
     out = np.expm1(a.array)
     return make_result(out, (a,), _expm1_backward, (out,), "expm1")
 
@@ -86,12 +86,12 @@ def _expm1_backward(g, saved, parents):
 
 
 def log2(input) -> Tensor:  # noqa: A002
-    a = as_tensor(input)
+    a = as_float(as_tensor(input))
     return make_result(np.log2(a.array), (a,), _log_base_backward, (a.array, math.log(2.0)), "log2")
 
 
 def log10(input) -> Tensor:  # noqa: A002
-    a = as_tensor(input)
+    a = as_float(as_tensor(input))
     return make_result(np.log10(a.array), (a,), _log_base_backward, (a.array, math.log(10.0)), "log10")
 
 
@@ -101,7 +101,7 @@ def _log_base_backward(g, saved, parents):
 
 
 def reciprocal(input) -> Tensor:  # noqa: A002
-    a = as_tensor(input)
+    a = as_float(as_tensor(input))
     out = 1 / a.array
     return make_result(out, (a,), _reciprocal_backward, (out,), "reciprocal")
 
@@ -113,7 +113,7 @@ def _reciprocal_backward(g, saved, parents):
 
 def rsqrt(input) -> Tensor:  # noqa: A002
     """1 / sqrt(x)."""
-    a = as_tensor(input)
+    a = as_float(as_tensor(input))
     out = 1 / np.sqrt(a.array)
     return make_result(out, (a,), _rsqrt_backward, (out,), "rsqrt")
 
@@ -134,7 +134,7 @@ def _square_backward(g, saved, parents):
 
 
 def erf(input) -> Tensor:  # noqa: A002
-    a = as_tensor(input)
+    a = as_float(as_tensor(input))
     return make_result(_erf(a.array), (a,), _erf_backward, (a.array,), "erf")
 
 
@@ -145,6 +145,8 @@ def _erf_backward(g, saved, parents):
 
 # ----------------------------------------------------------------- rounding: flat almost everywhere
 def _flat(a, values, op: str) -> Tensor:
+    if a.array.dtype.kind in "biu" and values.dtype != a.array.dtype:  # integers keep their dtype (PyTorch)
+        values = values.astype(a.array.dtype)
     return make_result(values, (a,), _zero_backward, (), op)
 
 
