@@ -797,7 +797,7 @@ UNSUPPORTED = [
     Idiom("half_precision", lambda T: t(T, A).half(), compare="raises", match="float32 and float64 only"),
     Idiom(
         "set_default_dtype",
-        lambda T: T.set_default_dtype(T.float64),
+        lambda T: (T.set_default_dtype(T.float64), T.set_default_dtype(T.float32)),  # (PyTorch's restored)
         compare="raises",
         match="set_default_dtype is not supported",
     ),
