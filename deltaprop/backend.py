@@ -86,6 +86,18 @@ def device_module(device: str) -> Any:
     return _cupy() if namespace is None else namespace
 
 
+def device_name(namespace: Any) -> str:
+    """The device name of a namespace: ``'cpu'`` for NumPy, ``'cuda'`` for CuPy, else its registered one."""
+    if namespace is np:
+        return "cpu"
+    if getattr(namespace, "__name__", "") == "cupy":
+        return "cuda"
+    for name, registered in _devices.items():
+        if registered is namespace:
+            return name
+    raise ValueError(f"the array namespace {namespace!r} has no device name; use register_device")
+
+
 def _cupy() -> types.ModuleType:
     try:
         import cupy

@@ -35,7 +35,7 @@ def gradcheck(
     output = fn(*tensors)
     if not isinstance(output, Tensor):
         raise TypeError(f"gradcheck: fn must return a Tensor, got {type(output).__name__}")
-    if output.size == 1:  # a scalar: check its own gradient, so errors show true derivatives
+    if output.array.size == 1:  # a scalar: check its own gradient, so errors show true derivatives
         projection = np.ones(output.shape)
     else:
         projection = np.random.default_rng(seed).standard_normal(output.shape)

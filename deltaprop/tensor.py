@@ -26,6 +26,7 @@ import numpy as np
 from deltaprop import backend
 from deltaprop.errors import GraphError, NonFiniteError, ShapeError
 from deltaprop.hooks import RemovableHandle, add_hook
+from deltaprop.tensor_methods import TensorMethods
 
 # --------------------------------------------------------------------------- state
 
@@ -40,26 +41,107 @@ def is_grad_enabled() -> bool:
     return _grad_enabled
 
 
-@contextmanager
-def no_grad() -> Iterator[None]:
+class _GradMode:
+    """Sets whether ops record the graph for a ``with`` block, or around every call of a decorated function.
+
+    As in PyTorch, each class works as ``with no_grad():``, as ``@no_grad()``
+    and as a bare ``@no_grad``; the previous mode comes back on exit, even
+    after an exception.
+    """
+
+    __slots__ = ("_previous",)
+    _mode = False
+
+    def __new__(cls, func: Callable | None = None):  # type: ignore[misc]
+        self = super().__new__(cls)
+        return self if func is None else self(func)
+
+    def __init__(self, func: Callable | None = None) -> None:
+        self._previous = None
+
+    def __enter__(self) -> None:
+        global _grad_enabled
+        self._previous, _grad_enabled = _grad_enabled, self._mode
+
+    def __exit__(self, *exc: object) -> None:
+        global _grad_enabled
+        _grad_enabled = self._previous
+
+    def __call__(self, func: Callable) -> Callable:
+        import functools
+
+        again = self._again
+
+        @functools.wraps(func)
+        def with_grad_mode(*args: Any, **kwargs: Any) -> Any:
+            with again():  # a fresh context per call, so recursion and threads nest correctly
+                return func(*args, **kwargs)
+
+        return with_grad_mode
+
+    def _again(self) -> _GradMode:
+        return type(self)()
+
+
+class no_grad(_GradMode):  # noqa: N801 - PyTorch's name
     """Run ops without recording anything (evaluation, optimizer updates)."""
-    global _grad_enabled
-    previous, _grad_enabled = _grad_enabled, False
-    try:
-        yield
-    finally:
-        _grad_enabled = previous
+
+    __slots__ = ()
 
 
-@contextmanager
-def enable_grad() -> Iterator[None]:
+class enable_grad(_GradMode):  # noqa: N801
     """Record the graph again inside a `no_grad` block."""
-    global _grad_enabled
-    previous, _grad_enabled = _grad_enabled, True
-    try:
-        yield
-    finally:
-        _grad_enabled = previous
+
+    __slots__ = ()
+    _mode = True
+
+
+class inference_mode(_GradMode):  # noqa: N801
+    """PyTorch's faster `no_grad` for inference; here the same thing (``inference_mode(False)`` records).
+
+    PyTorch also forbids using tensors made inside it in a later backward;
+    deltaprop's tensors made without recording are ordinary constants, so
+    that use is allowed here.
+    """
+
+    __slots__ = ("_mode",)
+
+    def __new__(cls, mode: Any = True):  # type: ignore[misc]
+        if callable(mode):  # bare @inference_mode
+            return cls(True)(mode)
+        return object.__new__(cls)
+
+    def __init__(self, mode: Any = True) -> None:
+        self._previous = None
+        self._mode = not bool(mode)
+
+    def _again(self) -> _GradMode:
+        return inference_mode(not self._mode)
+
+
+class set_grad_enabled(_GradMode):  # noqa: N801
+    """Turn recording on or off now (``set_grad_enabled(False)``), or for a ``with`` block."""
+
+    __slots__ = ("_mode",)
+
+    def __new__(cls, mode: bool):  # type: ignore[misc]
+        return object.__new__(cls)
+
+    def __init__(self, mode: bool) -> None:
+        global _grad_enabled
+        self._mode = bool(mode)
+        self._previous, _grad_enabled = _grad_enabled, self._mode
+
+    def __enter__(self) -> None:
+        pass  # already set when made
+
+    def __call__(self, func: Callable) -> Callable:
+        global _grad_enabled
+        _grad_enabled = self._previous  # as a decorator it applies per call, not from now on
+        return super().__call__(func)
+
+    def _again(self) -> _GradMode:
+        return set_grad_enabled(self._mode)
 
 
 @contextmanager
@@ -86,11 +168,13 @@ def is_anomaly_enabled() -> bool:
 BackwardFn = Callable[[Any, tuple, tuple], tuple]
 
 
-class Tensor:
+class Tensor(TensorMethods):
     """An array plus what backpropagation needs: ``grad``, ``requires_grad`` and the op that made it.
 
-    ``data`` is the NumPy (or CuPy) array; ``grad`` is an array of the same
+    ``array`` is the NumPy (or CuPy) array; ``grad`` is a tensor of the same
     shape, filled by `backward` and accumulated across calls until cleared.
+    The PyTorch methods (``x.sum(1)``, ``x.view(-1)``, ``x.to('cuda')``) come
+    from `deltaprop.tensor_methods.TensorMethods`.
     """
 
     __slots__ = (
@@ -200,10 +284,6 @@ class Tensor:
         return self.array.dtype
 
     @property
-    def size(self) -> int:
-        return self.array.size
-
-    @property
     def is_leaf(self) -> bool:
         """True for tensors made by the user, not by an op that recorded a backward."""
         return self._backward is None
@@ -256,26 +336,6 @@ class Tensor:
         """The same values, cut off from the graph (shares the array)."""
         return Tensor._wrap(self.array)
 
-    def astype(self, dtype: Any) -> Tensor:
-        from deltaprop.ops.arithmetic import astype
-
-        return astype(self, dtype)
-
-    def float(self) -> Tensor:
-        return self.astype(np.float32)
-
-    def double(self) -> Tensor:
-        return self.astype(np.float64)
-
-    def to(self, device: str) -> Tensor:
-        """Move to ``'cpu'``, ``'cuda'`` or a registered device (a leaf stays a leaf, keeping requires_grad).
-
-        Device names are those of `backend.device_module`; `backend.register_device` adds more.
-        """
-        moved = Tensor._wrap(backend.to_module(self.array, backend.device_module(device)))
-        moved.requires_grad = self.requires_grad and self.is_leaf
-        return moved
-
     def requires_grad_(self, flag: bool = True) -> Tensor:
         if not self.is_leaf:
             raise GraphError("requires_grad_ can only change leaf tensors; use .detach() first")
@@ -311,30 +371,39 @@ class Tensor:
         return out
 
     # ------------------------------------------------------------------ backpropagation
-    def backward(self, grad: Any = None, retain_graph: bool = False) -> None:
+    def backward(
+        self,
+        gradient: Any = None,
+        retain_graph: bool | None = None,
+        create_graph: bool = False,
+        inputs: Any = None,
+        *,
+        grad: Any = None,
+    ) -> None:
         """Backpropagate from this tensor: fill ``.grad`` of every leaf that needs one.
 
-        ``grad`` is dC/d(this tensor); it may be omitted for a one-element
-        tensor (a loss), where it is 1. The saved arrays of the graph are freed
-        as soon as they have been used unless ``retain_graph=True``.
+        ``gradient`` (``grad`` is the older name) is dC/d(this tensor); it may
+        be omitted for a one-element tensor (a loss), where it is 1. The saved
+        arrays of the graph are freed as soon as they have been used unless
+        ``retain_graph=True``. ``inputs``: only these tensors' ``.grad`` is
+        accumulated (PyTorch's argument). Second derivatives
+        (``create_graph=True``) are not supported: that raises.
         """
-        if not self.requires_grad:
-            raise GraphError(
-                "backward(): this tensor does not require grad; it was computed from inputs "
-                "with requires_grad=False or inside no_grad()"
+        if grad is not None:
+            if gradient is not None:
+                raise TypeError("backward(): got both gradient= and grad=; pass one")
+            gradient = grad
+        if create_graph:
+            raise NotImplementedError(
+                "backward(create_graph=True): deltaprop computes first derivatives only (no graph of the "
+                "backward pass); for a Hessian-vector product use finite differences of gradients"
             )
-        data = self.array
-        if grad is None and type(data) is np.ndarray and data.ndim == 0:  # a loss: seed 1, cheaply
-            seed = np.array(1, dtype=data.dtype)
-        else:
-            seed = _seed_gradient(self, grad)
-        try:
-            _backpropagate(self, seed, retain_graph)
-        except BaseException:
-            _end_of_backward.clear()
-            raise
-        while _end_of_backward:
-            _end_of_backward.pop(0)()
+        if inputs is not None:
+            from deltaprop.autograd import backward_into
+
+            backward_into(self, inputs, gradient, bool(retain_graph))
+            return
+        run_backward(self, gradient, bool(retain_graph))
 
     # ------------------------------------------------------------------ gradient hooks
     def register_hook(self, hook: Callable[[Tensor], Any]) -> RemovableHandle:
@@ -409,14 +478,58 @@ class Tensor:
     def __rmatmul__(self, other):
         return _ops().matmul(other, self)
 
+    def __floordiv__(self, other):
+        return _ops().floor_divide(self, other)
+
+    def __rfloordiv__(self, other):
+        return _ops().floor_divide(other, self)
+
+    def __mod__(self, other):
+        return _ops().remainder(self, other)
+
+    def __rmod__(self, other):
+        return _ops().remainder(other, self)
+
     def __neg__(self):
         return _ops().neg(self)
+
+    def __pos__(self):
+        return self
 
     def __abs__(self):
         return _ops().abs(self)
 
     def __getitem__(self, index):
         return _ops().getitem(self, index)
+
+    def __iter__(self) -> Iterator[Tensor]:
+        """The slices along the first dimension (each an op, so gradients flow), as PyTorch iterates."""
+        if self.array.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        getitem = _ops().getitem
+        return (getitem(self, i) for i in range(self.array.shape[0]))
+
+    def __contains__(self, value) -> bool:
+        return bool((self.array == _raw(value)).any())
+
+    # Bitwise / logical operators on bool and integer tensors (masks): no gradient, as in PyTorch.
+    def __and__(self, other):
+        return _comparison(self.array & _raw(other))
+
+    __rand__ = __and__
+
+    def __or__(self, other):
+        return _comparison(self.array | _raw(other))
+
+    __ror__ = __or__
+
+    def __xor__(self, other):
+        return _comparison(self.array ^ _raw(other))
+
+    __rxor__ = __xor__
+
+    def __invert__(self):
+        return _comparison(~self.array)
 
     # In place, as in PyTorch: aliases see the change (the rules are in deltaprop.inplace).
     def __iadd__(self, other):
@@ -430,6 +543,24 @@ class Tensor:
 
     def __itruediv__(self, other):
         return _inplace().apply_ufunc(self, np.true_divide, other, "true_divide")
+
+    def __ifloordiv__(self, other):
+        return _inplace().apply_ufunc(self, np.floor_divide, other, "floor_divide")
+
+    def __imod__(self, other):
+        return _inplace().apply_ufunc(self, np.remainder, other, "remainder")
+
+    def __ipow__(self, other):
+        return _inplace().apply_ufunc(self, np.power, other, "power")
+
+    def __iand__(self, other):
+        return _inplace().apply_ufunc(self, np.bitwise_and, other, "bitwise_and")
+
+    def __ior__(self, other):
+        return _inplace().apply_ufunc(self, np.bitwise_or, other, "bitwise_or")
+
+    def __ixor__(self, other):
+        return _inplace().apply_ufunc(self, np.bitwise_xor, other, "bitwise_xor")
 
     def __setitem__(self, index, value) -> None:
         _inplace().assign(self, index, value)
@@ -533,87 +664,6 @@ class Tensor:
 
     def __int__(self) -> int:
         return int(self.item())
-
-    # ------------------------------------------------------------------ methods
-    def sum(self, axis=None, keepdims=False):
-        return _ops().sum(self, axis, keepdims)
-
-    def mean(self, axis=None, keepdims=False):
-        return _ops().mean(self, axis, keepdims)
-
-    def max(self, axis=None, keepdims=False):
-        return _ops().max(self, axis, keepdims)
-
-    def min(self, axis=None, keepdims=False):
-        return _ops().min(self, axis, keepdims)
-
-    def var(self, axis=None, keepdims=False, ddof=0):
-        return _ops().var(self, axis, keepdims, ddof)
-
-    def exp(self):
-        return _ops().exp(self)
-
-    def log(self):
-        return _ops().log(self)
-
-    def sqrt(self):
-        return _ops().sqrt(self)
-
-    def abs(self):
-        return _ops().abs(self)
-
-    def clip(self, min=None, max=None):  # noqa: A002 - NumPy's names
-        return _ops().clip(self, min, max)
-
-    def reshape(self, *shape):
-        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-            shape = tuple(shape[0])
-        return _ops().reshape(self, shape)
-
-    def view(self, *shape):
-        return self.reshape(*shape)
-
-    def transpose(self, *axes):
-        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
-            axes = tuple(axes[0])
-        return _ops().transpose(self, axes or None)
-
-    @property
-    def T(self):
-        return _ops().transpose(self, None)
-
-    def swapaxes(self, axis1, axis2):
-        return _ops().swapaxes(self, axis1, axis2)
-
-    def expand_dims(self, axis):
-        return _ops().expand_dims(self, axis)
-
-    def unsqueeze(self, axis):
-        return _ops().expand_dims(self, axis)
-
-    def squeeze(self, axis=None):
-        return _ops().squeeze(self, axis)
-
-    def flatten(self, start_dim=0):
-        return _ops().flatten(self, start_dim)
-
-    def sigmoid(self):
-        return _ops().sigmoid(self)
-
-    def tanh(self):
-        return _ops().tanh(self)
-
-    def relu(self):
-        return _ops().relu(self)
-
-    def softmax(self, axis=-1):
-        return _ops().softmax(self, axis)
-
-    def log_softmax(self, axis=-1):
-        return _ops().log_softmax(self, axis)
-
-    def argmax(self, axis=None):
-        return Tensor._wrap(self.array.argmax(axis=axis))
 
 
 # --------------------------------------------------------------------------- helpers
@@ -741,6 +791,34 @@ def _seed_gradient(root: Tensor, grad: Any) -> Any:
 
 _end_of_backward: list[Callable[[], Any]] = []
 
+
+def run_backward(root: Tensor, grad: Any, retain_graph: bool, leaves: Any = None) -> None:
+    """Seed dC/d(root), walk the graph, then run the callbacks queued during the walk."""
+    if not root.requires_grad:
+        raise GraphError(
+            "backward(): this tensor does not require grad; it was computed from inputs "
+            "with requires_grad=False or inside no_grad()"
+        )
+    data = root.array
+    if grad is None and type(data) is np.ndarray and data.ndim == 0:  # a loss: seed 1, cheaply
+        seed = np.array(1, dtype=data.dtype)
+    else:
+        seed = _seed_gradient(root, grad)
+    global _collecting_walks
+    collecting = leaves is not None or _live_tensor_hooks > 0
+    if collecting:
+        _collecting_walks += 1
+    try:
+        _backpropagate(root, seed, retain_graph, leaves)
+    except BaseException:
+        _end_of_backward.clear()
+        raise
+    finally:
+        if collecting:
+            _collecting_walks -= 1
+    while _end_of_backward:
+        _end_of_backward.pop(0)()
+
 # The in-place clock: how many in-place changes have happened (see deltaprop.inplace).
 _modifications = 0
 
@@ -772,7 +850,12 @@ def _tensor_with_hooks_died(hooks: dict[str, dict]) -> None:
         table.clear()  # a handle removed later finds nothing to remove and leaves the count alone
 
 
-def _backpropagate(root: Tensor, seed: Any, retain_graph: bool) -> None:
+# How many walks now in progress collect leaf gradients themselves (tensor hooks, autograd.grad):
+# while any does, ops are handed no gradient slot (see gradient_buffer).
+_collecting_walks = 0
+
+
+def _backpropagate(root: Tensor, seed: Any, retain_graph: bool, leaves: Any = None) -> None:
     """The reverse sweep: each node's backward runs once, after every node that uses it.
 
     Every recorded node carries a sequence number, larger than its inputs'
@@ -787,9 +870,11 @@ def _backpropagate(root: Tensor, seed: Any, retain_graph: bool) -> None:
     A gradient reaching a leaf is added to its ``.grad`` at once, except when
     tensor hooks exist somewhere: then `_LeafGradients` holds each leaf's
     gradient until its last consumer has run, so the leaf's hooks see the
-    complete gradient exactly once, as soon as it is ready.
+    complete gradient exactly once, as soon as it is ready. `deltaprop.autograd.grad`
+    passes its own ``leaves`` that keeps the gradients instead of adding them.
     """
-    leaves = _LeafGradients(root) if _live_tensor_hooks > 0 else None
+    if leaves is None and _live_tensor_hooks > 0:
+        leaves = _LeafGradients(root)
     if root._backward is None:  # a leaf: dC/d(itself) is the seed
         if leaves is None:
             _accumulate_into(root, seed)
@@ -944,8 +1029,8 @@ def gradient_buffer(t: Tensor | None) -> Any:
     gradient lands where the optimizer reads it without a copy. An op asks
     at most once per input and returns what it wrote, as usual.
     """
-    if t is None or t.grad_array is not None or _live_tensor_hooks > 0:
-        return None  # with tensor hooks, leaf gradients are summed elsewhere before they are stored
+    if t is None or t.grad_array is not None or _collecting_walks:
+        return None  # a walk that collects leaf gradients itself sums them before they are stored
     slot = t._grad_slot
     if slot is None or slot.shape != t.array.shape or slot.dtype != t.array.dtype:
         return None

@@ -28,7 +28,7 @@ import json
 
 import numpy as np
 import pytest
-from test_ops_gradients import CASES, MATMUL_SHAPES, _values
+from test_ops_gradients import CASES, FIXED, MATMUL_SHAPES, _values
 
 import deltaprop as dp
 from deltaprop import backend, nn, ops
@@ -142,12 +142,17 @@ def test_backend_finds_moves_and_names_registered_arrays() -> None:
 
 
 def test_tensor_to_moves_a_leaf_there_and_back() -> None:
+    """As in PyTorch: moving a leaf is an op; the copy is no leaf, and the gradient reaches the original."""
     t = dp.tensor([1.0, 2.0], requires_grad=True)
     moved = t.to("standin")
-    assert type(moved.array) is StandinArray and moved.requires_grad and moved.is_leaf
+    assert type(moved.array) is StandinArray and moved.requires_grad and not moved.is_leaf
+    assert moved.device == dp.device("standin") and t.to("cpu") is t and moved.to("standin") is moved
     back = moved.to("cpu")
     assert type(back.array) is np.ndarray
     np.testing.assert_array_equal(back.array, t.array)
+    (back * 3).sum().backward()
+    np.testing.assert_array_equal(t.grad, [3.0, 3.0])
+    assert moved.detach().is_leaf and type(moved.cpu().array) is np.ndarray
 
 
 # --------------------------------------------------------------------------- every op
@@ -174,8 +179,10 @@ EXTRA_OPS = [
     ("linear_3d_no_bias", ops.linear, [(2, 4, 3), (5, 3)]),
     ("sum_axis", lambda a: a.sum(axis=1, keepdims=True), [(3, 4, 2)]),
     ("mean_axes", lambda a: a.mean(axis=(0, 2)), [(3, 4, 2)]),
-    ("max_axis", lambda a: a.max(axis=-1), [(3, 4)]),
-    ("min_axis", lambda a: a.min(axis=0, keepdims=True), [(3, 4)]),
+    ("max_axis", lambda a: a.amax(axis=-1), [(3, 4)]),
+    ("min_axis", lambda a: a.min(axis=0, keepdims=True).values, [(3, 4)]),
+    ("to_the_host_and_back", lambda a: ops.to_module(ops.to_module(a, np), a.xp) * 2, [(3, 4)]),
+    ("cast_float32", lambda a: ops.cast(a, np.float32).double() * a, [(3, 4)]),
     ("var_ddof", lambda a: a.var(axis=1, ddof=1), [(3, 4)]),
     ("logsumexp_axis", lambda a: dp.logsumexp(a, axis=1), [(3, 4)]),
     ("softmax_axis0", lambda a: dp.softmax(a, axis=0), [(3, 4)]),
@@ -214,19 +221,77 @@ def test_matmul_runs_on_the_array_module(shape_a, shape_b, xp) -> None:
     _run_matmul(shape_a, shape_b, xp)
 
 
+def _run_fixed(case, shapes, xp) -> set[str]:
+    rng = np.random.default_rng(9)
+    arrays = [rng.uniform(0.3, 2.0, s) * rng.choice([-1, 1], s) for s in shapes]
+    return _same_as_numpy(case.fn, arrays, xp)
+
+
+@pytest.mark.parametrize("case, shapes", FIXED, ids=[c.name for c, _ in FIXED])
+def test_pytorch_shape_and_indexing_ops_run_on_the_array_module(case, shapes, xp) -> None:
+    _run_fixed(case, shapes, xp)
+
+
 # Ops that record another op's node: flatten/expand_dims/squeeze are reshapes,
-# swapaxes a transpose, swish is silu.
+# swapaxes and permute transposes, swish is silu, the named products matmul or einsum, pieces slices.
 RECORDED_AS = {"flatten": "reshape", "expand_dims": "reshape", "squeeze": "reshape", "swapaxes": "transpose",
-               "swish": "silu"}  # fmt: skip
+               "swish": "silu", "permute": "transpose", "unflatten": "reshape", "mm": "matmul",
+               "bmm": "matmul",
+               "dot": "matmul", "outer": "einsum", "split": "getitem", "chunk": "getitem", "flip": "getitem",
+               "std": "var", "cast": "astype", "to_module": "to", "floor_divide": None}  # fmt: skip
 
 
 def test_the_op_tables_above_cover_every_op_of_deltaprop_ops() -> None:
     """Each public op must record its node in one of the stand-in runs above (a new op needs a case)."""
     seen = set().union(*(_run_case(case, standin) for case in CASES))
     seen |= set().union(*(_run_variant(fn, shapes, standin) for _, fn, shapes in EXTRA_OPS))
+    seen |= set().union(*(_run_fixed(case, shapes, standin) for case, shapes in FIXED))
     seen |= _run_matmul((2, 3), (3, 4), standin)
-    missing = {name for name in ops.__all__ if RECORDED_AS.get(name, name) not in seen}
+    missing = {name for name in ops.__all__ if name not in RECORDED_AS and name not in seen}
+    missing |= {name for name, op in RECORDED_AS.items() if op is not None and op not in seen}
     assert not missing, f"ops no test runs on the stand-in: {sorted(missing)}"
+
+
+def test_floor_divide_runs_on_the_array_module(xp) -> None:
+    """(No derivative, so no gradient run: PyTorch's floor_divide has none either.)"""
+    x = dp.tensor(backend.to_module(np.array([7.0, -7.0]), xp), requires_grad=True)
+    out = x // 2
+    _assert_on(xp, out.array, "the quotient")
+    assert out.grad_fn == "floor_divide"
+    np.testing.assert_array_equal(backend.to_numpy(out.array), [3.0, -4.0])
+
+
+# The ops without a derivative (ops.CONSTANT_OPS): each run on the stand-in, its answer on the stand-in.
+CONSTANT_CALLS = {
+    "all": lambda a: a.all(1), "allclose": lambda a: dp.allclose(a, a + 1e-9), "any": lambda a: (a > 1).any(),
+    "argmax": lambda a: a.argmax(1), "argmin": lambda a: a.argmin(), "argsort": lambda a: a.argsort(1),
+    "argwhere": lambda a: dp.argwhere(a > 1), "count_nonzero": lambda a: dp.count_nonzero(a > 1, 0),
+    "eq": lambda a: dp.eq(a, a), "equal": lambda a: dp.equal(a, a), "ge": lambda a: dp.ge(a, 1.0),
+    "gt": lambda a: a.gt(a * 0.5), "isclose": lambda a: a.isclose(a), "isfinite": dp.isfinite,
+    "isinf": dp.isinf,
+    "isnan": dp.isnan, "le": lambda a: a.le(1.0), "logical_and": lambda a: dp.logical_and(a > 0, a < 1),
+    "logical_not": lambda a: dp.logical_not(a > 1), "logical_or": lambda a: (a > 1).logical_or(a < 0.5),
+    "logical_xor": lambda a: dp.logical_xor(a > 1, a > 0.5), "lt": lambda a: dp.lt(a, 1.0),
+    "ne": lambda a: a.ne(1.0), "nonzero": lambda a: (a > 1).nonzero(),
+    "unique": lambda a: dp.unique(a.round()),
+}  # fmt: skip
+
+
+def test_the_constant_ops_table_covers_every_constant_op() -> None:
+    assert set(CONSTANT_CALLS) == set(ops.CONSTANT_OPS)
+
+
+@pytest.mark.parametrize("name", sorted(CONSTANT_CALLS))
+def test_constant_ops_answer_on_the_array_module(name, xp) -> None:
+    host = np.random.default_rng(10).uniform(0.2, 2.0, (3, 4))
+    expected = CONSTANT_CALLS[name](dp.tensor(host))
+    got = CONSTANT_CALLS[name](dp.tensor(backend.to_module(host, xp)))
+    if isinstance(expected, bool):
+        assert got is expected
+        return
+    _assert_on(xp, got.array, f"the answer of {name}")
+    assert not got.requires_grad and got.dtype == expected.dtype
+    np.testing.assert_array_equal(backend.to_numpy(got.array), expected.array)
 
 
 # --------------------------------------------------------------------------- losses
@@ -274,7 +339,10 @@ def test_cross_entropy_with_probabilities_and_nll_on_the_array_module(xp) -> Non
             lambda z: F.nll_loss(F.log_softmax(z), labels),
             lambda z: F.nll_loss(F.log_softmax(z), device_labels),
         ),
-        (lambda z: nn.NLLLoss("none")(z, labels), lambda z: nn.NLLLoss("none")(z, device_labels)),
+        (
+            lambda z: nn.NLLLoss(reduction="none")(z, labels),
+            lambda z: nn.NLLLoss(reduction="none")(z, device_labels),
+        ),
     ]:
         expected, (expected_grad,) = _forward_backward(ours_np, [logits], np)
         out, (grad,) = _forward_backward(ours_xp, [logits], xp)

@@ -121,8 +121,8 @@ def test_elementwise_and_reductions_match_numpy() -> None:
         (dp.where(ta > 1, ta, tb), np.where(a > 1, a, b)),
         (ta.sum(axis=0), a.sum(axis=0)),
         (ta.mean(axis=1, keepdims=True), a.mean(axis=1, keepdims=True)),
-        (ta.max(axis=(0, 1)), a.max()),
-        (ta.min(axis=-1), a.min(axis=-1)),
+        (ta.amax(axis=(0, 1)), a.max()),
+        (ta.min(axis=-1).values, a.min(axis=-1)),
         (ta.var(axis=0, ddof=1), a.var(axis=0, ddof=1)),
         (ta.T, a.T),
         (dp.swapaxes(ta, 0, 1), a.swapaxes(0, 1)),
@@ -197,8 +197,7 @@ def test_reshape_concatenate_stack_squeeze_errors_name_the_op_and_shapes() -> No
         dp.concatenate([dp.zeros(2, 3), dp.zeros(2, 4)])
     with pytest.raises(ShapeError, match=r"stack.*\(2,\).*\(3,\)"):
         dp.stack([dp.zeros(2), dp.zeros(3)])
-    with pytest.raises(ShapeError, match=r"squeeze: axis 1 of shape \(2, 3\) has size 3"):
-        dp.squeeze(dp.zeros(2, 3), 1)
+    assert dp.squeeze(dp.zeros(2, 3), 1).shape == (2, 3)  # PyTorch: a dim whose size is not 1 stays
     with pytest.raises(ShapeError, match="pad"):
         dp.pad(dp.tensor(1.0), 1)
 

@@ -60,7 +60,7 @@ CASES = {
     "a bool for a size": (model_file(linear(in_features=True)), "argument 'in_features' is True"),
     "an unknown argument": (model_file(linear(colour="red")), "unexpected keyword argument 'colour'"),
     "an unknown argument (default from_config)": (
-        model_file(craft.layer("ReLU", inplace=True)), r"ReLU takes no argument\(s\) \['inplace'\]"),
+        model_file(craft.layer("Tanh", inplace=True)), r"Tanh takes no argument\(s\) \['inplace'\]"),
     "a negative size": (model_file(linear(in_features=-3)), "sizes must be positive"),
     "a huge size": (model_file(linear(in_features=10**30, out_features=10**30)), "Linear.from_config"),
     "a NaN argument": (model_file(craft.layer("LeakyReLU", negative_slope=float("nan"))),

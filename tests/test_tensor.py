@@ -18,7 +18,7 @@ def test_attributes_of_a_tensor() -> None:
     assert t.shape == (2, 3)
     assert t.ndim == 2
     assert t.dtype == np.float32
-    assert t.size == 6
+    assert t.numel() == 6 and t.size() == (2, 3) and t.size(-1) == 3  # PyTorch's size(), not NumPy's
     assert t.grad is None
     assert t.requires_grad is True
     assert t.is_leaf

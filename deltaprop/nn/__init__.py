@@ -1,5 +1,6 @@
 """Layers, activations and losses with PyTorch's names (``import deltaprop.nn as nn``)."""
 
+# PyTorch's names that tutorials use (see the README's "Coming from PyTorch")
 from deltaprop.nn import functional, init, utils
 from deltaprop.nn.activation import (
     ACTIVATIONS,
@@ -17,9 +18,10 @@ from deltaprop.nn.activation import (
     Tanh,
     activation,
 )
-from deltaprop.nn.containers import ModuleList, Sequential
+from deltaprop.nn.containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from deltaprop.nn.embedding import Embedding
 from deltaprop.nn.layers import Dropout, Flatten, Identity
+from deltaprop.nn.lazy import LazyLinear
 from deltaprop.nn.linear import Linear
 from deltaprop.nn.loss import (
     LOSSES,
@@ -30,6 +32,7 @@ from deltaprop.nn.loss import (
     L1Loss,
     MSELoss,
     NLLLoss,
+    SmoothL1Loss,
     SquaredErrorLoss,
     loss_by_name,
 )
@@ -46,5 +49,6 @@ __all__ = [
     "Sequential", "SiLU", "Sigmoid", "Softmax", "Softplus", "SquaredErrorLoss", "Swish", "Tanh",
     "activation", "functional", "init", "loss_by_name",
     "Embedding", "GRU", "GRUCell", "LSTM", "LSTMCell", "PinedaRNN", "RNN", "RNNCell",
-    "RecurrentNet", "utils",
+    "RecurrentNet",
+    "LazyLinear", "ModuleDict", "ParameterDict", "ParameterList", "SmoothL1Loss", "utils",
 ]

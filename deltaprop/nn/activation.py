@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from deltaprop import ops
+from deltaprop.nn import functional as F
 from deltaprop.nn.module import Module
 from deltaprop.tensor import Tensor
 
@@ -19,30 +22,49 @@ class Tanh(Module):
         return ops.tanh(x)
 
 
-class ReLU(Module):
+class _InPlaceOption(Module):
+    """PyTorch's ``inplace=True``: the result is written into x where no graph needs x (see F.relu)."""
+
+    inplace = False
+
+    def get_config(self) -> dict[str, Any]:
+        """``inplace`` only when set, so files of layers without it stay as they were."""
+        config = super().get_config()
+        if not config.get("inplace"):
+            config.pop("inplace", None)
+        return config
+
+
+class ReLU(_InPlaceOption):
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        self.inplace = inplace
+
     def forward(self, x: Tensor) -> Tensor:
-        return ops.relu(x)
+        return F.relu(x, True) if self.inplace else ops.relu(x)
 
 
-class LeakyReLU(Module):
-    def __init__(self, negative_slope: float = 0.01) -> None:
+class LeakyReLU(_InPlaceOption):
+    def __init__(self, negative_slope: float = 0.01, inplace: bool = False) -> None:
         super().__init__()
         self.negative_slope = negative_slope
+        self.inplace = inplace
 
     def forward(self, x: Tensor) -> Tensor:
-        return ops.leaky_relu(x, self.negative_slope)
+        return F.leaky_relu(x, self.negative_slope, self.inplace)
 
     def extra_repr(self) -> str:
         return f"negative_slope={self.negative_slope}"
 
 
-class ELU(Module):
-    def __init__(self, alpha: float = 1.0) -> None:
+class ELU(_InPlaceOption):
+    def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
         super().__init__()
         self.alpha = alpha
+        self.inplace = inplace
 
     def forward(self, x: Tensor) -> Tensor:
-        return ops.elu(x, self.alpha)
+        return F.elu(x, self.alpha, self.inplace)
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha}"
@@ -81,12 +103,14 @@ class GELU(Module):
 
 
 class Softmax(Module):
-    def __init__(self, dim: int = -1) -> None:
+    """Softmax along ``dim``; without one, PyTorch's implicit (deprecated, warned) choice of dim."""
+
+    def __init__(self, dim: int | None = None) -> None:
         super().__init__()
         self.dim = dim
 
     def forward(self, x: Tensor) -> Tensor:
-        return ops.softmax(x, self.dim)
+        return F.softmax(x, self.dim)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
@@ -94,7 +118,7 @@ class Softmax(Module):
 
 class LogSoftmax(Softmax):
     def forward(self, x: Tensor) -> Tensor:
-        return ops.log_softmax(x, self.dim)
+        return F.log_softmax(x, self.dim)
 
 
 ACTIVATIONS: dict[str, type[Module]] = {

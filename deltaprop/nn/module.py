@@ -274,7 +274,7 @@ class Module:
 
     def num_parameters(self) -> int:
         """Total count of trainable numbers."""
-        return sum(p.size for p in self.parameters())
+        return sum(p.numel() for p in self.parameters())
 
     def named_buffers(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Tensor]]:
         """Every registered buffer (None slots skipped) by dotted name, persistent or not."""
@@ -324,12 +324,22 @@ class Module:
         fn(self)
         return self
 
-    def to(self, device: str) -> Module:
-        """Move every parameter, gradient and buffer to a device (``'cpu'``, ``'cuda'``...) in place.
+    def to(self, *args: Any, **kwargs: Any) -> Module:
+        """Move every parameter, gradient and buffer to a device (``'cpu'``, ``'cuda'``, a ``dp.device``)
+        in place, and/or cast them to a float dtype (``model.to(dp.float64)``), as PyTorch's ``Module.to``.
 
         Device names are those of `deltaprop.backend.device_module`.
         """
-        xp = backend.device_module(device)
+        from deltaprop.tensor_methods import parse_to
+
+        where, dtype, _ = parse_to(args, kwargs)
+        if dtype is not None:
+            if dtype.kind != "f":
+                raise TypeError(f"Module.to only accepts floating point dtypes (as in PyTorch), got {dtype}")
+            self.astype(dtype)
+        if where is None:
+            return self
+        xp = where.namespace
         for tensor in [*self.parameters(), *self.buffers()]:
             tensor.array = backend.to_module(tensor.array, xp)
             if tensor.grad_array is not None:

@@ -11,6 +11,8 @@ import math
 import numpy as np
 
 from deltaprop.backend import array_module, special_functions
+from deltaprop.ops.arithmetic import as_float
+from deltaprop.ops.dims import axis as one_axis
 from deltaprop.tensor import Tensor, as_tensor, make_result
 
 
@@ -35,7 +37,7 @@ def _sigmoid(x):
 
 
 def sigmoid(a) -> Tensor:
-    a = as_tensor(a)
+    a = as_float(as_tensor(a))
     out = _sigmoid(a.array)
     return make_result(out, (a,), _sigmoid_backward, (out,), "sigmoid")
 
@@ -50,7 +52,7 @@ def _sigmoid_backward(g, saved, parents):
 
 # ----------------------------------------------------------------- tanh
 def tanh(a) -> Tensor:
-    a = as_tensor(a)
+    a = as_float(as_tensor(a))
     out = np.tanh(a.array)
     return make_result(out, (a,), _tanh_backward, (out,), "tanh")
 
@@ -186,8 +188,15 @@ def _gelu_tanh_backward(g, saved, parents):
 
 
 # ----------------------------------------------------------------- softmax
-def softmax(a, axis: int = -1) -> Tensor:
-    a = as_tensor(a)
+def _dim(a, dim, axis, dtype, op: str) -> int:
+    """``dim`` (or NumPy's ``axis``) as a non-negative int, checked against the input's dims."""
+    return one_axis(axis if axis is not None else dim, np.ndim(a.array if isinstance(a, Tensor) else a), op)
+
+
+def softmax(a, dim: int = -1, *, axis: int | None = None, dtype=None) -> Tensor:
+    """exp(a) / sum(exp(a)) along ``dim`` (NumPy's ``axis`` also accepted)."""
+    axis = _dim(a, dim, axis, dtype, "softmax")
+    a = as_tensor(a) if dtype is None else as_tensor(a).astype(dtype)
     shifted = np.exp(a.array - a.array.max(axis=axis, keepdims=True))
     out = shifted / shifted.sum(axis=axis, keepdims=True)
     return make_result(out, (a,), _softmax_backward, (out, axis), "softmax")
@@ -199,8 +208,9 @@ def _softmax_backward(g, saved, parents):
     return (s * (g - (g * s).sum(axis=axis, keepdims=True)),)
 
 
-def log_softmax(a, axis: int = -1) -> Tensor:
-    a = as_tensor(a)
+def log_softmax(a, dim: int = -1, *, axis: int | None = None, dtype=None) -> Tensor:
+    axis = _dim(a, dim, axis, dtype, "log_softmax")
+    a = as_tensor(a) if dtype is None else as_tensor(a).astype(dtype)
     shifted = a.array - a.array.max(axis=axis, keepdims=True)
     out = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
     return make_result(out, (a,), _log_softmax_backward, (out, axis), "log_softmax")

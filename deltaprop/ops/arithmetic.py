@@ -11,7 +11,7 @@ import numpy as np
 
 from deltaprop.errors import ShapeError
 from deltaprop.ops.broadcast import unbroadcast
-from deltaprop.tensor import Tensor, as_tensor, make_result
+from deltaprop.tensor import DEFAULT_DTYPE, Tensor, as_tensor, make_result
 
 
 def _pair(a, b) -> tuple[Tensor, Tensor]:
@@ -29,6 +29,17 @@ def _pair(a, b) -> tuple[Tensor, Tensor]:
         return a, as_tensor(b, like=a)
     b = as_tensor(b)
     return as_tensor(a, like=b), b
+
+
+def as_float(a: Tensor) -> Tensor:
+    """Integer and bool tensors as float32 (a constant: they carry no gradient), as PyTorch's float ops do.
+
+    ``torch.tensor([1, 2]) / 2``, ``.exp()``, ``.sqrt()`` give float32 in
+    PyTorch; NumPy would give float64.
+    """
+    if a.array.dtype.kind in "biu":
+        return Tensor._wrap(a.array.astype(DEFAULT_DTYPE))
+    return a
 
 
 def _match_dtypes(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
@@ -112,6 +123,8 @@ def _mul_backward(g, saved, parents):
 # ----------------------------------------------------------------- a / b
 def div(a, b) -> Tensor:
     a, b = _pair(a, b)
+    if a.array.dtype.kind in "biu" and b.array.dtype.kind in "biu":  # true division of integers: float32
+        a, b = as_float(a), as_float(b)
     try:
         out = a.array / b.array
     except ValueError:
@@ -130,6 +143,8 @@ def _div_backward(g, saved, parents):
 def pow(a, b) -> Tensor:  # noqa: A001 - the operator's name
     if isinstance(a, Tensor) and not isinstance(b, Tensor) and np.ndim(b) == 0:
         # the common case x ** 2: a constant exponent, d/da = b a^(b-1)
+        if a.array.dtype.kind in "biu" and not float(b).is_integer():  # int ** 0.5 is float32 in PyTorch
+            a = as_float(a)
         return make_result(a.array**b, (a,), _pow_scalar_backward, (a.array, b), "pow")
     a, b = _pair(a, b)
     try:
@@ -178,7 +193,7 @@ def _abs_backward(g, saved, parents):
 
 
 def exp(a) -> Tensor:
-    a = as_tensor(a)
+    a = as_float(as_tensor(a))
     out = np.exp(a.array)
     return make_result(out, (a,), _exp_backward, (out,), "exp")
 
@@ -189,7 +204,7 @@ def _exp_backward(g, saved, parents):
 
 
 def log(a) -> Tensor:
-    a = as_tensor(a)
+    a = as_float(as_tensor(a))
     return make_result(np.log(a.array), (a,), _log_backward, (a.array,), "log")
 
 
@@ -199,7 +214,7 @@ def _log_backward(g, saved, parents):
 
 
 def sqrt(a) -> Tensor:
-    a = as_tensor(a)
+    a = as_float(as_tensor(a))
     out = np.sqrt(a.array)
     return make_result(out, (a,), _sqrt_backward, (out,), "sqrt")
 
@@ -242,8 +257,15 @@ def minimum(a, b) -> Tensor:
     )
 
 
-def where(condition, a, b) -> Tensor:
-    """``a`` where ``condition`` holds, else ``b`` (the condition gets no gradient)."""
+def where(condition, a=None, b=None) -> Tensor:
+    """``a`` where ``condition`` holds, else ``b`` (the condition gets no gradient).
+
+    ``where(condition)`` alone is ``nonzero(condition, as_tuple=True)``, as in PyTorch and NumPy.
+    """
+    if a is None and b is None:
+        from deltaprop.ops.logic import nonzero
+
+        return nonzero(condition, as_tuple=True)
     a, b = _pair(a, b)
     take_a = condition.array if isinstance(condition, Tensor) else condition
     take_a = a.xp.asarray(take_a, dtype=bool)
@@ -268,9 +290,25 @@ def clip(a, min=None, max=None) -> Tensor:  # noqa: A002 - NumPy's names
     a = as_tensor(a)
     if min is None and max is None:
         raise ValueError("clip: give min, max or both")
+    min, max = _bound(min, a, "min"), _bound(max, a, "max")
     out = np.clip(a.array, min, max)
     inside = out == a.array
     return make_result(out, (a,), _clip_backward, (inside,), "clip")
+
+
+def _bound(value, a: Tensor, name: str):
+    """A clamp bound as a number or an array of ``a``'s library (tensor bounds get no gradient here)."""
+    if isinstance(value, Tensor):
+        if value.requires_grad:
+            raise NotImplementedError(
+                f"clamp: a {name} bound that requires grad is not differentiated here; use "
+                "maximum()/minimum(), which send the gradient to both sides"
+            )
+        return value.array.astype(a.dtype, copy=False)
+    return value
+
+
+clamp = clip
 
 
 def _clip_backward(g, saved, parents):

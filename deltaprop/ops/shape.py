@@ -8,6 +8,8 @@ import numpy as np
 
 from deltaprop.backend import array_module
 from deltaprop.errors import ShapeError
+from deltaprop.ops.dims import axis as one_axis
+from deltaprop.ops.dims import pick
 from deltaprop.tensor import Tensor, as_tensor, make_result
 
 
@@ -18,7 +20,7 @@ def reshape(a, shape) -> Tensor:
         out = a.array.reshape(shape)
     except ValueError:
         raise ShapeError(
-            f"reshape: cannot reshape {a.size} elements of shape {a.shape} into {tuple(shape)}"
+            f"reshape: cannot reshape {a.array.size} elements of shape {a.shape} into {tuple(shape)}"
         ) from None
     return make_result(out, (a,), _reshape_backward, (a.shape,), "reshape")
 
@@ -28,16 +30,36 @@ def _reshape_backward(g, saved, parents):
     return (g.reshape(shape),)
 
 
-def flatten(a, start_dim: int = 0) -> Tensor:
-    """Merge the axes from ``start_dim`` on into one (start_dim=1 keeps the batch axis)."""
+def flatten(a, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    """Merge the dimensions from ``start_dim`` to ``end_dim`` into one (start_dim=1 keeps the batch axis)."""
     a = as_tensor(a)
-    return reshape(a, a.shape[:start_dim] + (-1,))
+    if a.ndim == 0:
+        return reshape(a, (1,))
+    start, end = one_axis(start_dim, a.ndim, "flatten"), one_axis(end_dim, a.ndim, "flatten")
+    if start > end:
+        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for shape {a.shape}")
+    merged = 1
+    for n in a.shape[start : end + 1]:
+        merged *= n
+    return reshape(a, a.shape[:start] + (merged,) + a.shape[end + 1 :])
 
 
 # ----------------------------------------------------------------- transpose
-def transpose(a, axes=None) -> Tensor:
+def transpose(a, dim0=None, dim1=None) -> Tensor:
+    """PyTorch's ``transpose(x, dim0, dim1)`` swaps two dimensions; NumPy's ``transpose(x, axes)`` permutes.
+
+    With two ints it is PyTorch's; with one sequence (or none, which reverses
+    every axis) it is NumPy's. The two agree wherever both accept the call.
+    """
     a = as_tensor(a)
-    axes = tuple(range(a.ndim))[::-1] if axes is None else tuple(ax % a.ndim for ax in axes)
+    if dim1 is not None:
+        return swapaxes(a, dim0, dim1)
+    if dim0 is None:
+        axes = tuple(range(a.ndim))[::-1]
+    else:
+        axes = tuple(one_axis(ax, a.ndim, "transpose") for ax in dim0)
+        if sorted(axes) != list(range(a.ndim)):
+            raise ShapeError(f"transpose/permute: {tuple(dim0)} does not permute the dims of {a.shape}")
     return make_result(a.array.transpose(axes), (a,), _transpose_backward, (axes,), "transpose")
 
 
@@ -49,8 +71,12 @@ def _transpose_backward(g, saved, parents):
 
 def swapaxes(a, axis1: int, axis2: int) -> Tensor:
     a = as_tensor(a)
+    if a.ndim == 0:
+        one_axis(axis1, 0, "transpose"), one_axis(axis2, 0, "transpose")
+        return transpose(a, ())
     axes = list(range(a.ndim))
-    axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
+    i, j = one_axis(axis1, a.ndim, "transpose"), one_axis(axis2, a.ndim, "transpose")
+    axes[i], axes[j] = axes[j], axes[i]
     return transpose(a, axes)
 
 
@@ -67,17 +93,28 @@ def expand_dims(a, axis) -> Tensor:
     return reshape(a, tuple(1 if i in new else next(sizes) for i in range(ndim)))
 
 
-def squeeze(a, axis=None) -> Tensor:
+def squeeze(a, dim=None, *, axis=None) -> Tensor:
+    """Drop dimensions of size 1: all of them, or those in ``dim`` that have size 1.
+
+    As in PyTorch, naming a dimension whose size is not 1 leaves it alone
+    (NumPy raises there): ``out.squeeze(1)`` on a batch of shape (N, 1) and on
+    one of shape (N, 3) both give what PyTorch gives.
+    """
     a = as_tensor(a)
-    if axis is None:
+    dim = pick(dim, axis, "squeeze")
+    if dim is None:
         return reshape(a, tuple(n for n in a.shape if n != 1))
     gone = set()
-    for ax in (axis,) if isinstance(axis, int) else axis:
-        i = _axis(ax, a.ndim, "squeeze", a.shape)
-        if a.shape[i] != 1:
-            raise ShapeError(f"squeeze: axis {ax} of shape {a.shape} has size {a.shape[i]}, not 1")
-        gone.add(i)
+    for ax in (dim,) if not isinstance(dim, (tuple, list)) else dim:
+        i = one_axis(ax, a.ndim, "squeeze")
+        if a.ndim and a.shape[i] == 1:
+            gone.add(i)
     return reshape(a, tuple(n for i, n in enumerate(a.shape) if i not in gone))
+
+
+def unsqueeze(a, dim: int) -> Tensor:
+    """A new dimension of size 1 at ``dim`` (-1 appends one)."""
+    return expand_dims(a, dim)
 
 
 def _axis(axis: int, ndim: int, op: str, shape: tuple[int, ...]) -> int:
@@ -119,8 +156,13 @@ def _getitem_backward(g, saved, parents):
 
 
 # ----------------------------------------------------------------- joining
-def concatenate(tensors, axis: int = 0) -> Tensor:
+def concatenate(tensors, dim: int = 0, *, axis: int | None = None) -> Tensor:
+    """Join tensors along an existing dimension (``torch.cat``; ``axis`` is NumPy's name for ``dim``)."""
+    axis = axis if axis is not None else dim
     tensors = [as_tensor(t) for t in tensors]
+    if not tensors:
+        raise ValueError("cat: expected a non-empty list of tensors")
+    tensors = _common_dtype(tensors)
     try:
         out = np.concatenate([t.array for t in tensors], axis=axis)
     except ValueError as exc:
@@ -135,8 +177,25 @@ def _concatenate_backward(g, saved, parents):
     return tuple(np.split(g, sizes, axis=axis))
 
 
-def stack(tensors, axis: int = 0) -> Tensor:
+cat = concat = concatenate
+
+
+def _common_dtype(tensors: list[Tensor]) -> list[Tensor]:
+    """Float tensors joined with integer ones make the float dtype, as in PyTorch's type promotion."""
+    dtypes = {t.dtype for t in tensors}
+    if len(dtypes) == 1:
+        return tensors
+    target = np.result_type(*dtypes)
+    return [t if t.dtype == target else t.astype(target) for t in tensors]
+
+
+def stack(tensors, dim: int = 0, *, axis: int | None = None) -> Tensor:
+    """Join same-shaped tensors along a new dimension ``dim``."""
+    axis = axis if axis is not None else dim
     tensors = [as_tensor(t) for t in tensors]
+    if not tensors:
+        raise ValueError("stack: expected a non-empty list of tensors")
+    tensors = _common_dtype(tensors)
     shapes = {t.shape for t in tensors}
     if len(shapes) != 1:
         raise ShapeError(f"stack: all tensors need the same shape, got {[t.shape for t in tensors]}")

@@ -1,11 +1,14 @@
 """Optimizers, learning-rate schedules and gradient clipping (PyTorch names and semantics).
 
-First-order: `SGD`, `Adam`, `AdamW`, `RMSprop`, `Adagrad` on the `Optimizer` base.
-Schedules: `StepLR`, `ExponentialLR`, `CosineAnnealingLR`, `ReduceLROnPlateau`.
+First-order: `SGD`, `Adam`, `AdamW`, `RMSprop`, `Adagrad`, `Adadelta` on the `Optimizer` base.
+Schedules: `StepLR`, `MultiStepLR`, `ExponentialLR`, `CosineAnnealingLR`, `LambdaLR`, `LinearLR`,
+`OneCycleLR`, `SequentialLR`, `ReduceLROnPlateau` (also as ``optim.lr_scheduler.X``).
 Second-order: `LevenbergMarquardt`, `GaussNewton`, `NaturalGradient`, `LBFGS`, `jacobian`.
 Clipping: `clip_grad_norm_`, `clip_grad_value_`. By name: `OPTIMIZERS`, `by_name`.
 """
 
+from deltaprop.optim import lr_scheduler
+from deltaprop.optim.adadelta import Adadelta
 from deltaprop.optim.adagrad import Adagrad
 from deltaprop.optim.adam import Adam, AdamW
 from deltaprop.optim.clip import clip_grad_norm_, clip_grad_value_
@@ -16,8 +19,13 @@ from deltaprop.optim.levenberg_marquardt import LevenbergMarquardt
 from deltaprop.optim.lr_scheduler import (
     CosineAnnealingLR,
     ExponentialLR,
+    LambdaLR,
+    LinearLR,
     LRScheduler,
+    MultiStepLR,
+    OneCycleLR,
     ReduceLROnPlateau,
+    SequentialLR,
     StepLR,
 )
 from deltaprop.optim.natural_gradient import NaturalGradient
@@ -49,4 +57,11 @@ __all__ = [
     "by_name",
     "clip_grad_norm_",
     "clip_grad_value_",
+    "Adadelta",
+    "LambdaLR",
+    "LinearLR",
+    "MultiStepLR",
+    "OneCycleLR",
+    "SequentialLR",
+    "lr_scheduler",
 ]

@@ -10,6 +10,7 @@ import inspect
 from collections.abc import Iterable
 from typing import Any
 
+from deltaprop.optim.adadelta import Adadelta
 from deltaprop.optim.adagrad import Adagrad
 from deltaprop.optim.adam import Adam, AdamW
 from deltaprop.optim.gauss_newton import GaussNewton
@@ -25,6 +26,7 @@ OPTIMIZERS: dict[str, type] = {
     "adamw": AdamW,
     "rmsprop": RMSprop,
     "adagrad": Adagrad,
+    "adadelta": Adadelta,
     "lm": LevenbergMarquardt,
     "gauss-newton": GaussNewton,
     "natural-gradient": NaturalGradient,

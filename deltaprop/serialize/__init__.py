@@ -128,7 +128,14 @@ def save(obj: Any, path: str | os.PathLike) -> None:
     atomic_write_npz(path, arrays, meta)
 
 
-def load(path: str | os.PathLike, *, max_bytes: int | None = None) -> Any:
+def load(
+    path: str | os.PathLike,
+    map_location: Any = None,
+    *,
+    max_bytes: int | None = None,
+    weights_only: bool | None = None,
+    mmap: bool | None = None,
+) -> Any:
     """Read a file written by `save`: the rebuilt `Module`, or the saved dict.
 
     Files from untrusted sources are safe to load: nothing in them runs, and
@@ -136,7 +143,21 @@ def load(path: str | os.PathLike, *, max_bytes: int | None = None) -> Any:
     multiple of the file's size; see the module docstring). A damaged or
     crafted file raises `ModelFileError` naming the file and the problem.
     Rebuilding a module leaves the package random generator untouched.
+
+    PyTorch's ``torch.load`` arguments are accepted: ``map_location`` moves a
+    loaded Module to that device (a state dict's arrays come back on the
+    host, and ``load_state_dict`` copies them to the model's device);
+    ``weights_only`` needs no flag here, as a file never holds code; ``mmap``
+    is ignored.
     """
+    obj = _load(path, max_bytes)
+    where = str(map_location) if type(map_location).__name__ in ("str", "device") else None
+    if where is not None and not isinstance(obj, Mapping):  # a Module goes to the named device
+        obj = obj.to(where)
+    return obj
+
+
+def _load(path: str | os.PathLike, max_bytes: int | None) -> Any:
     with reading(path, "load", max_bytes) as archive:
         meta = _document(archive)
         kind = meta.get("kind")

@@ -66,7 +66,7 @@ class SklearnObjective:
         if kind == "logistic":
             if k == 1:
                 return F.binary_cross_entropy_with_logits(output, target)
-            return F.binary_cross_entropy_with_logits(output, target, "sum") * (1.0 / n)
+            return F.binary_cross_entropy_with_logits(output, target, reduction="sum") * (1.0 / n)
         if kind == "identity":
             return _as_reported(F.squared_error_loss(output, target), k)
         return _poisson(output, target.array).sum() * (1.0 / n) + _poisson_constant(target.array) / n
@@ -83,9 +83,9 @@ class SklearnObjective:
             )
         kind, k = self.out_activation, output.shape[1]
         if kind == "softmax":
-            per_example = F.cross_entropy(output, Tensor._wrap(y[:, 0].astype(np.int64)), "none")
+            per_example = F.cross_entropy(output, Tensor._wrap(y[:, 0].astype(np.int64)), reduction="none")
         elif kind == "logistic":
-            per_example = F.binary_cross_entropy_with_logits(output, Tensor._wrap(y), "none").sum(axis=1)
+            per_example = F.binary_cross_entropy_with_logits(output, Tensor._wrap(y), reduction="none").sum(axis=1)
         elif kind == "identity":
             per_example = F.squared_error_loss(output, Tensor._wrap(y), "none")
             return _as_reported((per_example * Tensor._wrap(w / total)).sum(), k), total

@@ -33,6 +33,7 @@ from deltaprop.train.batches import ArrayBatches
 from deltaprop.train.callbacks import Callback, EarlyStopping
 from deltaprop.train.epoch import Plan, finish_epoch, train_epoch
 from deltaprop.train.history import History
+from deltaprop.train.loader_batches import is_loader, loader_arrays, loader_source
 from deltaprop.train.metrics import Metric, resolve_metrics
 from deltaprop.train.progress import make_bar
 from deltaprop.train.sequences import plan_sequences
@@ -68,7 +69,7 @@ class Run:
 def fit(
     model: Any,
     X: Any,
-    y: Any,
+    y: Any = None,
     *,
     loss: Any,
     optimizer: Any,
@@ -94,7 +95,7 @@ def fit(
     stateful: bool = False,
     clip_grad_norm: float | str | None = "auto",
 ) -> History:
-    """Train ``model`` on (X, y) and return the `History`.
+    """Train ``model`` on (X, y), or on the batches of a DataLoader given as X, and return the `History`.
 
     - ``loss``: a loss module (``nn.CrossEntropyLoss()``), a name for
       `nn.loss_by_name` ('mse', 'cross_entropy', ...) or a function.
@@ -135,17 +136,18 @@ def fit(
       state across chunks with detach(); ``stateful=True`` carries it across batches too;
       ``clip_grad_norm``: 'auto' clips models with recurrent layers to a total gradient norm of 5.0,
       a number clips any model, None never clips.
+    - ``X`` may be a ``deltaprop.utils.data.DataLoader`` yielding (x, y) batches, with y left out
+      (`deltaprop.train.loader_batches`): the loader then decides batches and order.
     """
     loss_fn = _resolve_loss(loss)
     checks.check_arguments(epochs, batch_size, validation_split, checkpoint_every, check_finite)
     check_optimizer(optimizer)
     cluster = _data_parallel(distributed, optimizer, loss_fn)
     dtype = _model_dtype(model)
-    X, y = checks.as_array(X, dtype, "X"), checks.as_array(y, dtype, "y")
-    checks.check_lengths(X, y, "X", "y")
-    if check_finite:
-        checks.check_data_finite(X, "X")
-        checks.check_data_finite(y, "y")
+    source, X, y, validation_data = _data(X, y, validation_data, model, dtype, validation_split, optimizer,
+                                          check_finite)
+    if source is not None and cluster is not None:
+        raise ValueError("fit: a DataLoader does not run data-parallel over several processes; pass arrays")
     fit_args = {
         "epochs": int(epochs), "batch_size": batch_size, "shuffle": bool(shuffle),
         "validation_split": float(validation_split), "seed": seed, "target_loss": target_loss,
@@ -154,7 +156,9 @@ def fit(
     }
     if cluster is not None:
         fit_args["world_size"] = cluster.size
-    sequence = plan_sequences(model, X, y, loss_fn, tbptt, stateful, clip_grad_norm, shuffle)
+    sequence = None if source is not None else plan_sequences(
+        model, X, y, loss_fn, tbptt, stateful, clip_grad_norm, shuffle
+    )
     if sequence is not None:
         if cluster is not None:
             raise ValueError(
@@ -163,7 +167,7 @@ def fit(
             )
         loss_fn = sequence.loss_fn
         fit_args.update({"tbptt": tbptt, "stateful": bool(stateful)} if tbptt or stateful else {})
-    if checkpoint is not None or resume_from is not None:  # so a resume on other data is refused
+    if source is None and (checkpoint is not None or resume_from is not None):  # so other data is refused
         fit_args["data"] = checks.data_fingerprint(X, y)
     if seed is not None:
         manual_seed(seed)
@@ -187,7 +191,9 @@ def fit(
         start_epoch = int(resume_state["epoch"]) + 1
         ckpt.restore_rng(resume_state)  # last, after anything that might draw
     parts = _OneProcess if cluster is None else cluster
-    batches = parts.batches(X, y, None if optimizer.full_batch else batch_size, shuffle, _model_xp(model))
+    batches = source if source is not None else parts.batches(
+        X, y, None if optimizer.full_batch else batch_size, shuffle, _model_xp(model)
+    )
     if sequence is None:
         step = parts.make_step(model, loss_fn, optimizer, run, all_callbacks, check_finite)
     else:
@@ -265,6 +271,21 @@ def _data_parallel(distributed: bool | None, optimizer: Any, loss_fn: Any) -> An
     from deltaprop.distributed.training import DataParallelFit
 
     return DataParallelFit(optimizer, loss_fn)
+
+
+def _data(X, y, validation_data, model, dtype, validation_split, optimizer, check_finite):
+    """(DataLoader batch source or None, X, y, validation_data) with arrays checked and converted once."""
+    source = loader_source(X, y, _model_xp(model), dtype, validation_split, optimizer)
+    if source is not None:  # a DataLoader: its batches are checked as they come (the loss checks them)
+        if is_loader(validation_data):
+            validation_data = loader_arrays(validation_data)
+        return source, None, None, validation_data
+    X, y = checks.as_array(X, dtype, "X"), checks.as_array(y, dtype, "y")
+    checks.check_lengths(X, y, "X", "y")
+    if check_finite:
+        checks.check_data_finite(X, "X")
+        checks.check_data_finite(y, "y")
+    return None, X, y, validation_data
 
 
 def _model_xp(model: Any) -> Any:

@@ -26,8 +26,9 @@ def _compare(ours_out, ours_leaf, theirs_out, theirs_leaf, torch, seed_shape) ->
 
 
 CASES = [
-    ("mse", lambda r: nn.MSELoss(r), lambda F, p, t, r: F.mse_loss(p, t, reduction=r), PRED, TARGET),
-    ("l1", lambda r: nn.L1Loss(r), lambda F, p, t, r: F.l1_loss(p, t, reduction=r), PRED, TARGET),
+    ("mse", lambda r: nn.MSELoss(reduction=r), lambda F, p, t, r: F.mse_loss(p, t, reduction=r), PRED,
+     TARGET),
+    ("l1", lambda r: nn.L1Loss(reduction=r), lambda F, p, t, r: F.l1_loss(p, t, reduction=r), PRED, TARGET),
     (
         "huber",
         lambda r: nn.HuberLoss(r, delta=0.7),
@@ -37,49 +38,49 @@ CASES = [
     ),
     (
         "bce",
-        lambda r: nn.BCELoss(r),
+        lambda r: nn.BCELoss(reduction=r),
         lambda F, p, t, r: F.binary_cross_entropy(p, t, reduction=r),
         PROB,
         BINARY,
     ),
     (
         "bce_logits",
-        lambda r: nn.BCEWithLogitsLoss(r),
+        lambda r: nn.BCEWithLogitsLoss(reduction=r),
         lambda F, p, t, r: F.binary_cross_entropy_with_logits(p, t, reduction=r),
         PRED * 10,
         BINARY,
     ),
     (
         "cross_entropy",
-        lambda r: nn.CrossEntropyLoss(r),
+        lambda r: nn.CrossEntropyLoss(reduction=r),
         lambda F, p, t, r: F.cross_entropy(p, t, reduction=r),
         PRED,
         LABELS,
     ),
     (
         "cross_entropy_smoothed",
-        lambda r: nn.CrossEntropyLoss(r, label_smoothing=0.2),
+        lambda r: nn.CrossEntropyLoss(reduction=r, label_smoothing=0.2),
         lambda F, p, t, r: F.cross_entropy(p, t, reduction=r, label_smoothing=0.2),
         PRED,
         LABELS,
     ),
     (
         "cross_entropy_probabilities",
-        lambda r: nn.CrossEntropyLoss(r),
+        lambda r: nn.CrossEntropyLoss(reduction=r),
         lambda F, p, t, r: F.cross_entropy(p, t, reduction=r),
         PRED,
         PROB / PROB.sum(1, keepdims=True),
     ),
     (
         "cross_entropy_probabilities_smoothed",
-        lambda r: nn.CrossEntropyLoss(r, label_smoothing=0.1),
+        lambda r: nn.CrossEntropyLoss(reduction=r, label_smoothing=0.1),
         lambda F, p, t, r: F.cross_entropy(p, t, reduction=r, label_smoothing=0.1),
         PRED,
         PROB / PROB.sum(1, keepdims=True),
     ),
     (
         "nll",
-        lambda r: nn.NLLLoss(r),
+        lambda r: nn.NLLLoss(reduction=r),
         lambda F, p, t, r: F.nll_loss(p, t, reduction=r),
         PRED - np.log(np.exp(PRED).sum(1, keepdims=True)),
         LABELS,
