@@ -195,7 +195,9 @@ from deltaprop.train import History, fit
 __version__ = "0.1.0"
 
 # Sub-packages load on first use (`dp.data.load_digits()`), so `import deltaprop` stays light.
-_SUBMODULES = ("backend", "compat", "data", "inspect", "nn", "optim", "serialize", "train", "utils", "sklearn")
+_SUBMODULES = (
+    "backend", "compat", "data", "inspect", "nn", "optim", "serialize", "train", "utils", "sklearn",
+)
 
 
 import builtins  # noqa: E402 - (bool, int and float above are dtypes)

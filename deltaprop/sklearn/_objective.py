@@ -85,7 +85,8 @@ class SklearnObjective:
         if kind == "softmax":
             per_example = F.cross_entropy(output, Tensor._wrap(y[:, 0].astype(np.int64)), reduction="none")
         elif kind == "logistic":
-            per_example = F.binary_cross_entropy_with_logits(output, Tensor._wrap(y), reduction="none").sum(axis=1)
+            per_example = F.binary_cross_entropy_with_logits(output, Tensor._wrap(y), reduction="none")
+            per_example = per_example.sum(axis=1)
         elif kind == "identity":
             per_example = F.squared_error_loss(output, Tensor._wrap(y), "none")
             return _as_reported((per_example * Tensor._wrap(w / total)).sum(), k), total
