@@ -28,6 +28,7 @@ from deltaprop.random import generator, manual_seed
 from deltaprop.tensor import Tensor
 from deltaprop.tensor import detect_anomaly as anomaly_mode
 from deltaprop.train import checkpoint as ckpt
+from deltaprop.train import learning_rule
 from deltaprop.train import validation as checks
 from deltaprop.train.batches import ArrayBatches
 from deltaprop.train.callbacks import Callback, EarlyStopping
@@ -88,6 +89,7 @@ def fit(
     check_finite: bool | str = True,
     scheduler: Any = None,
     detect_anomaly: bool = False,
+    rule: Any = None,
 ) -> History:
     """Train ``model`` on (X, y) and return the `History`.
 
@@ -120,6 +122,9 @@ def fit(
       one (deltaprop's schedulers; ReduceLROnPlateau steps on 'val_loss',
       else 'loss'), otherwise ``scheduler.step()``.
     - ``progress``: True, False or 'auto' (a bar only when stdout is a terminal).
+    - ``rule``: a learning rule from `deltaprop.rules` (``FeedbackAlignment()``, ...) that
+      computes the updates instead of backpropagation; its angle to the true gradient is
+      recorded per layer as ``history['angle/<layer>']`` and its state is checkpointed.
     """
     loss_fn = _resolve_loss(loss)
     checks.check_arguments(epochs, batch_size, validation_split, checkpoint_every, check_finite)
@@ -138,6 +143,7 @@ def fit(
     }
     if checkpoint is not None or resume_from is not None:  # so a resume on other data is refused
         fit_args["data"] = checks.data_fingerprint(X, y)
+    recorder = learning_rule.prepare(rule, fit_args)
     if seed is not None:
         manual_seed(seed)
     resume_state = ckpt.read(resume_from, fit_args) if resume_from is not None else None
@@ -145,6 +151,8 @@ def fit(
         X, y, validation_data, validation_split, dtype, resume_state, check_finite
     )
     all_callbacks = list(callbacks)
+    if recorder is not None:  # bound after the split, so every rule sees the same split
+        all_callbacks.insert(0, recorder.bind(model))
     if early_stopping is not None:
         all_callbacks.append(_as_early_stopping(early_stopping, validation is not None))
 
@@ -156,7 +164,8 @@ def fit(
         ckpt.restore_rng(resume_state)  # last, after anything that might draw
     batches = ArrayBatches(X, y, None if optimizer.full_batch else batch_size, shuffle, _model_xp(model))
     plan = Plan(
-        X, y, batches, make_step(model, loss_fn, optimizer, run, all_callbacks, check_finite),
+        X, y, batches, make_step(model, loss_fn, optimizer, run, all_callbacks, check_finite,
+                                     learning_rule.gradients_of(recorder)),
         resolve_metrics(metrics, loss_fn), validation, scheduler, all_callbacks, check_finite, target_loss,
         checkpoint, checkpoint_every, fit_args, split_order,
     )  # fmt: skip
