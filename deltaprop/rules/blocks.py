@@ -119,14 +119,13 @@ def _leaves(module: Any, name: str, rule: str) -> Iterator[tuple[str, Any]]:
         return
     parts = module.chain()
     if parts is None:
-        if next(iter(module.parameters()), None) is None:
-            yield name, module
+        if name or next(iter(module.parameters()), None) is None:
+            yield name, module  # a layer inside the chain: split_blocks decides whether it can be trained
             return
-        kind = type(module).__name__
-        where = f"layer '{name}' ({kind})" if name else f"the model ({kind})"
         raise ValueError(
-            f"{rule}: {where} is not a chain of layers (its chain() is None), so the rule cannot "
-            "see its layers in order; build the network as nn.Sequential of layers, or train with Backprop()"
+            f"{rule}: the model ({type(module).__name__}) is not a chain of layers (its chain() is None), "
+            "so the rule cannot see its layers in order; build the network as nn.Sequential of layers, "
+            "or train it with Backprop()"
         )
     names = {id(child): child_name for child_name, child in module.named_children()}
     for child in parts:

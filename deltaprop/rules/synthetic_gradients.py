@@ -134,6 +134,9 @@ class SyntheticGradients(Rule):
                 value = loss_value(loss)
                 trace.append(("loss", block.name))
                 if not finite(value):
+                    if apply is None:  # the protocol: no update from a non-finite loss
+                        for param in self.model.parameters():
+                            param.grad_array = None
                     return value, p.h
                 affine_backward(p, output_delta(p, loss))
             trace += [("backward", block.name), ("gradient", block.name)]
@@ -152,6 +155,8 @@ class SyntheticGradients(Rule):
 
     def _train_model(self, index: int, h: Tensor, target: Any, labels: Tensor | None) -> None:
         """One Adam step of M_index toward the gradient that came back from the layer above."""
+        if not finite(float(target.sum())):  # a NaN upstream must not poison the gradient model
+            return
         optimizer = self.optimizers[index]
         optimizer.zero_grad()
         diff = self.models[index](h.detach(), labels) - target
