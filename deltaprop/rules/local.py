@@ -22,8 +22,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from deltaprop import backend
 from deltaprop.rules.blocks import Block, Network
-from deltaprop.tensor import Tensor, no_grad
+from deltaprop.tensor import Tensor
 
 
 @dataclass
@@ -126,10 +127,10 @@ def targets_as_rows(y: Any, n_out: int, dtype: Any, owner: str) -> Any:
     return array.astype(dtype, copy=False)
 
 
-def predict(network: Network, x: Any) -> Tensor:
-    """The network's output without recording a graph (codes and targets are computed from it)."""
-    with no_grad():
-        h = network.prepare(as_tensor(x))
-        for block in network.blocks:
-            h = block.after(block.affine(h))
-    return h
+def place_like(module: Any, like: Tensor) -> Any:
+    """Move a rule's own module (gradient models, inverses) to the array module of ``like``."""
+    xp = like.xp
+    for p in module.parameters():
+        if backend.array_module(p.array) is not xp:
+            p.array = backend.to_module(p.array, xp)
+    return module

@@ -45,6 +45,7 @@ from deltaprop.rules.local import (
     finite,
     loss_value,
     output_delta,
+    place_like,
     run_block,
     targets_as_rows,
 )
@@ -88,7 +89,8 @@ class SyntheticGradients(Rule):
     def setup(self, network: Network) -> None:
         n_labels = network.output.width if self.conditioned else 0
         dtype = network.output.weight.dtype
-        models = [GradientModel(b.width, n_labels, self.hidden, dtype) for b in network.hidden]
+        models = [place_like(GradientModel(b.width, n_labels, self.hidden, dtype), b.weight)
+                  for b in network.hidden]
         self.models = nn.ModuleList(models)
         self.optimizers = [Adam(m.parameters(), lr=self.lr) for m in self.models]
 

@@ -46,6 +46,7 @@ from deltaprop.rules.local import (
     forward_pass,
     loss_value,
     output_delta,
+    place_like,
 )
 from deltaprop.tensor import Tensor, no_grad
 
@@ -86,7 +87,8 @@ class DifferenceTargetPropagation(Rule):
     def setup(self, network: Network) -> None:
         blocks = network.blocks
         # inverses[k] inverts hidden block k + 1 (the first hidden layer needs none)
-        self.inverses = nn.ModuleList([Inverse(blocks[i], blocks[i - 1]) for i in range(1, len(blocks) - 1)])
+        inverses = [Inverse(blocks[i], blocks[i - 1]) for i in range(1, len(blocks) - 1)]
+        self.inverses = place_like(nn.ModuleList(inverses), blocks[0].weight)
         params = list(self.inverses.parameters())
         self.inverse_optimizer = RMSprop(params, lr=self.inverse_lr) if params else None
 

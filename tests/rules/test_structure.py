@@ -117,3 +117,46 @@ def test_rules_work_on_float32_networks():
         optimizer = optim.Adam(model.parameters(), lr=1e-3)
         optimizer.train_step(model, nn.CrossEntropyLoss(), x, y, gradients=rules.by_name(name))
         assert all(p.array.dtype == np.float32 for p in model.parameters()), name
+
+
+# Two gaps of the stand-in array type that CuPy does not have: no ``.base`` (read by optim/flat.py when
+# a stateful optimizer finishes a flat step) and no ``array(..., copy=True)`` (optimizer.load_state_dict).
+# These rules run a stateful optimizer of their own (RMSprop for inverses, Adam for gradient models,
+# Nesterov SGD for codes), so they meet them; strict, so the marks go once the stand-in is fixed.
+_STANDIN_GAPS = pytest.mark.xfail(raises=(AttributeError, TypeError), strict=True,
+                                  reason="StandinArray lacks .base and array(copy=)")
+_OWN_OPTIMIZER = ("difference-target-propagation", "synthetic-gradients", "alternating-minimization")
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=_STANDIN_GAPS) if n in _OWN_OPTIMIZER else n
+                                  for n in NON_BACKPROP])
+def test_rules_compute_on_the_array_module_of_the_model(name):
+    """On the CPU stand-in for a GPU array library: the numbers of NumPy, and nothing falls back to the host.
+
+    Random draws on a device come from that device's generator (see deltaprop.random), so the device
+    rule is given the host rule's state (feedback matrices) and target propagation runs without noise.
+    """
+    from deltaprop import backend
+    from deltaprop.testing import standin
+
+    x, y = batch()
+    settings = {"noise": 0.0} if name == "difference-target-propagation" else {}
+    runs = []
+    for device in ("cpu", "standin"):
+        model = tiny_net(seed=2).to(device)
+        rule = rules.by_name(name, **settings)
+        rule.bind(model)
+        if runs:
+            rule.load_state_dict(runs[0][1].state_dict())
+        xb = dp.Tensor(x.array).to(device)
+        optim.SGD(model.parameters(), lr=0.1).train_step(model, nn.CrossEntropyLoss(), xb, y.to(device),
+                                                         gradients=rule)
+        runs.append((model, rule))
+    (host, _), (device, _) = runs
+    for a, b in zip(host.parameters(), device.parameters(), strict=True):
+        assert isinstance(b.array, standin.ndarray) and isinstance(b.grad_array, standin.ndarray)
+        np.testing.assert_allclose(backend.to_numpy(b.array), a.array, rtol=1e-10, atol=1e-13)
+    sgd = optim.SGD(device.parameters(), lr=0.1)
+    history = dp.fit(device, x.array, y.array, loss="cross_entropy", optimizer=sgd, epochs=1, batch_size=3,
+                     progress=False, rule=rules.by_name(name, alignment_every=1))
+    assert "angle/0" in history and all(isinstance(p.array, standin.ndarray) for p in device.parameters())
