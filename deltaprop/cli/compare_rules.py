@@ -27,7 +27,7 @@ import numpy as np
 
 from deltaprop.cli.common import CLIError, say
 from deltaprop.cli.output import write_text_file
-from deltaprop.cli.rules import mean_hidden_angle
+from deltaprop.cli.rules import first_order_optimizers, mean_hidden_angle
 
 # per data set: the network and training compared (the user's options override them)
 COMPARE_PRESETS: dict[str, dict[str, Any]] = {
@@ -128,9 +128,9 @@ def _prepare(args: argparse.Namespace):
     data = train_cli.load_data(options)
     deltaprop.manual_seed(args.seed)
     settings = train_cli.choose_settings(options, data.name, data.task, len(data.X))
-    from deltaprop.cli.rules import check_rule
-
-    check_rule("feedback-alignment", settings.optimizer)  # every rule but backprop needs a first-order one
+    if settings.optimizer not in first_order_optimizers():
+        raise CLIError(f"--optimizer {settings.optimizer} computes its own step, so it cannot apply the "
+                       f"rules' updates; use one of: {', '.join(first_order_optimizers())}")
     X_train, X_test, y_train, y_test = train_cli.split(data, settings, quiet=True)
     prepared = train_cli.standardize(X_train, y_train, settings, len(data.class_names))
     return settings, data, (X_train, X_test, y_train, y_test, prepared)

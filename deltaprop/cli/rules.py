@@ -25,18 +25,22 @@ def add_rule_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rule", default="backprop", metavar="NAME", help=RULE_HELP)
 
 
+def first_order_optimizers() -> list[str]:
+    """The optimizers that apply given gradients (the others compute their own step from the network)."""
+    from deltaprop.optim import OPTIMIZERS, Optimizer
+
+    return [name for name, cls in OPTIMIZERS.items() if cls.train_step is Optimizer.train_step]
+
+
 def check_rule(name: str, optimizer: str) -> str:
     """The rule's canonical name; a CLIError for an unknown one or an optimizer that cannot apply it."""
-    from deltaprop.optim import OPTIMIZERS, Optimizer
     from deltaprop.rules import RULES
 
     name = check_choice("--rule", name.lower().replace("_", "-"), RULES)
-    own_step = OPTIMIZERS[optimizer].train_step is not Optimizer.train_step
-    if name != "backprop" and own_step:
-        first_order = [k for k, cls in OPTIMIZERS.items() if cls.train_step is Optimizer.train_step]
+    if name != "backprop" and optimizer not in first_order_optimizers():
         raise CLIError(
             f"--rule {name} gives updates for a first-order optimizer to apply, but --optimizer {optimizer} "
-            f"computes its own step; use one of: {', '.join(first_order)}"
+            f"computes its own step; use one of: {', '.join(first_order_optimizers())}"
         )
     return name
 

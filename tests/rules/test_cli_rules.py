@@ -34,6 +34,8 @@ def test_rule_options_are_checked(tmp_path, capsys):
     args = ["train", "--rule", "hsic-bottleneck", "--optimizer", "lm", "--out", str(tmp_path / "b")]
     assert main(args) == 2
     assert "--optimizer lm computes its own step; use one of: sgd, adam" in capsys.readouterr().err
+    assert main(["compare-rules", "--optimizer", "lbfgs", "--plot", str(tmp_path / "c.png")]) == 2
+    assert "--optimizer lbfgs computes its own step, so it cannot apply" in capsys.readouterr().err
     assert main(["compare-rules", "--rules", "backprop,nope", "--plot", str(tmp_path / "c.png")]) == 2
     assert "--rules: unknown nope; choose from: backprop" in capsys.readouterr().err
 
