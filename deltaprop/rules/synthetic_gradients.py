@@ -104,7 +104,9 @@ class SyntheticGradients(Rule):
         layers above have run; ``trace`` then shows 'step' events interleaved with the
         forwards. For a first-order optimizer whose update of a parameter depends only
         on that parameter (SGD, Adam, RMSprop, ...) the weights equal those of
-        ``optimizer.train_step(model, loss_fn, x, y, gradients=rule)``.
+        ``optimizer.train_step(model, loss_fn, x, y, gradients=rule)``. The loss is known
+        only at the top, after the hidden layers have stepped: a non-finite one stops
+        only the output layer's step (that is what unlocked means).
         """
         if self.model is not model:
             self.bind(model)
