@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 
-from deltaprop.cli import evaluate, generate, predict, processes, train
+from deltaprop.cli import compare_rules, evaluate, generate, predict, processes, train
 from deltaprop.cli.errors import EXIT_USAGE, ArgumentParser, CLIError, run_guarded
 
 
@@ -29,6 +29,7 @@ def build_parser() -> ArgumentParser:
     predict.add_parser(sub)
     evaluate.add_parser(sub)
     generate.add_parser(sub)
+    compare_rules.add_parser(sub)
     sub.add_parser("explain", help="show every z, a, delta and gradient of a network (see 'explain --help')",
                    add_help=False)
     return parser

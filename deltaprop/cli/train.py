@@ -40,6 +40,7 @@ from deltaprop.cli.common import (
 )
 from deltaprop.cli.modelfile import ModelInfo, class_probabilities, forward_numpy, save_model
 from deltaprop.cli.output import RunFolder
+from deltaprop.cli.rules import add_rule_option, check_rule, make_rule, print_alignment
 
 # Presets: the settings used when an option is not given. 'digits' is the default
 # data set and must reach >= 97% held-out accuracy in seconds; 'fashion-mnist' must
@@ -106,6 +107,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--diagnose", action="store_true",
                    help="watch the gradient flow: per-layer gradient norms, dead ReLUs, saturated "
                    "sigmoid/tanh units, vanishing or exploding gradients (recorded in history.json)")
+    add_rule_option(p)
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--out", default="deltaprop-run", metavar="DIR",
                    help="output folder (default ./deltaprop-run), written as a unit: the run goes into a "
@@ -144,6 +146,7 @@ class Settings:
     weight_decay: float | None = None
     dropout: float | None = None
     extra: dict = field(default_factory=dict)
+    rule: str = "backprop"
 
 
 def choose_settings(args: argparse.Namespace, preset_name: str, task: str, n_train: int) -> Settings:
@@ -211,6 +214,7 @@ def choose_settings(args: argparse.Namespace, preset_name: str, task: str, n_tra
         lr=lr, momentum=momentum, epochs=epochs, batch_size=batch_size, val_split=pick("val_split"),
         test_split=pick("test_split"), seed=args.seed, task=task, patience=patience,
         weight_decay=weight_decay or None, dropout=dropout or None,
+        rule=check_rule(getattr(args, "rule", None) or "backprop", optimizer),
     )
 
 
@@ -424,6 +428,8 @@ def run(args: argparse.Namespace) -> int:
             say(f"stopped: {history.stopped_reason}", quiet=quiet)
         if flow is not None:
             print_gradient_flow(history.history, flow.messages)
+        if not quiet:
+            print_alignment(history.history, s.rule)
 
         fold_scaling(model, prepared.x_affine, prepared.y_affine)
         model.eval()
@@ -460,7 +466,8 @@ def describe_training(net: str, s: Settings, optimizer) -> str:
             + (f", validation {s.val_split:g}" if s.val_split else "")
             + (f", early stopping patience {s.patience}" if s.patience else "")
             + (f", weight decay {s.weight_decay:g}" if s.weight_decay else "")
-            + (f", dropout {s.dropout:g}" if s.dropout else ""))
+            + (f", dropout {s.dropout:g}" if s.dropout else "")
+            + (f", rule {s.rule}" if s.rule != "backprop" else ""))
 
 
 def train(model, optimizer, loss_fn, prepared: Prepared, s: Settings, args: argparse.Namespace):
@@ -486,7 +493,7 @@ def train(model, optimizer, loss_fn, prepared: Prepared, s: Settings, args: argp
         history = deltaprop.fit(
             model, prepared.X, prepared.y, loss=loss_fn, optimizer=optimizer, epochs=s.epochs,
             batch_size=s.batch_size, validation_split=s.val_split, metrics=metrics, callbacks=callbacks,
-            progress=show_bar, seed=s.seed, early_stopping=s.patience,
+            progress=show_bar, seed=s.seed, early_stopping=s.patience, rule=make_rule(s.rule),
         )
     except (ValueError, TypeError) as exc:
         if started:  # raised during training: not about the settings, so not the user's to fix
@@ -558,6 +565,8 @@ def save_plot(history: dict, path: Path) -> str | None:
     panels = [("loss", ["loss", "val_loss"])]
     if any("accuracy" in k for k in history):
         panels.append(("accuracy", ["accuracy", "val_accuracy"]))
+    if any(k.startswith("angle/") for k in history):  # a learning rule's alignment with the gradient
+        panels.append(("angle to the gradient (degrees)", [k for k in history if k.startswith("angle/")]))
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.6), squeeze=False)
     for ax, (title, keys) in zip(axes[0], panels, strict=True):
         for key in keys:

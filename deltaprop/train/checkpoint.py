@@ -52,6 +52,13 @@ def read(path: str | os.PathLike, fit_args: dict[str, Any]) -> dict[str, Any]:
             f"{before}, but this run's optimizer is {now}; resume with optimizer={before}(...) as before, "
             "or start a new run without resume_from"
         )
+    before, now = saved.get("rule"), fit_args.get("rule")
+    if before != now:  # its state (feedback matrices, ...) belongs to the rule that wrote it
+        raise ValueError(
+            f"fit(resume_from={os.fspath(path)!r}): the checkpoint was written by a run training with "
+            f"rule={before or 'None (backpropagation)'}, but this run has rule={now or 'None'}; resume with "
+            "the same rule as before, or start a new run without resume_from"
+        )
     check_resume_data(saved, fit_args, os.fspath(path))
     changed = [f"{name}={saved.get(name)!r} -> {fit_args.get(name)!r}"
                for name in _MUST_MATCH if name in saved and saved.get(name) != fit_args.get(name)]

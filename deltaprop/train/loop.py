@@ -28,6 +28,7 @@ from deltaprop.random import generator, manual_seed
 from deltaprop.tensor import Tensor
 from deltaprop.tensor import detect_anomaly as anomaly_mode
 from deltaprop.train import checkpoint as ckpt
+from deltaprop.train import learning_rule
 from deltaprop.train import validation as checks
 from deltaprop.train.batches import ArrayBatches
 from deltaprop.train.callbacks import Callback, EarlyStopping
@@ -94,6 +95,7 @@ def fit(
     tbptt: int | None = None,
     stateful: bool = False,
     clip_grad_norm: float | str | None = "auto",
+    rule: Any = None,
 ) -> History:
     """Train ``model`` on (X, y), or on the batches of a DataLoader given as X, and return the `History`.
 
@@ -138,6 +140,9 @@ def fit(
       a number clips any model, None never clips.
     - ``X`` may be a ``deltaprop.utils.data.DataLoader`` yielding (x, y) batches, with y left out
       (`deltaprop.train.loader_batches`): the loader then decides batches and order.
+    - ``rule``: a learning rule from `deltaprop.rules` (``FeedbackAlignment()``, ...) that
+      computes the updates instead of backpropagation; its angle to the true gradient is
+      recorded per layer as ``history['angle/<layer>']`` and its state is checkpointed.
     """
     loss_fn = _resolve_loss(loss)
     checks.check_arguments(epochs, batch_size, validation_split, checkpoint_every, check_finite)
@@ -169,6 +174,12 @@ def fit(
         fit_args.update({"tbptt": tbptt, "stateful": bool(stateful)} if tbptt or stateful else {})
     if source is None and (checkpoint is not None or resume_from is not None):  # so other data is refused
         fit_args["data"] = checks.data_fingerprint(X, y)
+    recorder = learning_rule.prepare(rule, fit_args)
+    if recorder is not None and (cluster is not None or sequence is not None):
+        raise ValueError(
+            "fit: learning rules other than backprop train feed-forward networks on one process; "
+            "they do not combine with distributed training or sequence training yet"
+        )
     if seed is not None:
         manual_seed(seed)
     if cluster is not None:  # the same data and arguments everywhere, process 0's generator everywhere
@@ -179,6 +190,8 @@ def fit(
         X, y, validation_data, validation_split, dtype, resume_state, check_finite
     )
     all_callbacks = list(callbacks)
+    if recorder is not None:  # bound after the split, so every rule sees the same split
+        all_callbacks.insert(0, recorder.bind(model))
     if early_stopping is not None:
         all_callbacks.append(_as_early_stopping(early_stopping, validation is not None))
     if cluster is not None:  # each process's random stream, kept in checkpoints
@@ -194,11 +207,14 @@ def fit(
     batches = source if source is not None else parts.batches(
         X, y, None if optimizer.full_batch else batch_size, shuffle, _model_xp(model)
     )
-    if sequence is None:
-        step = parts.make_step(model, loss_fn, optimizer, run, all_callbacks, check_finite)
-    else:
+    if recorder is not None:  # a learning rule computes the updates
+        step = make_step(model, loss_fn, optimizer, run, all_callbacks, check_finite,
+                         learning_rule.gradients_of(recorder))
+    elif sequence is not None:
         batches = sequence.wrap(batches)
         step = make_step(model, loss_fn, optimizer, run, all_callbacks, check_finite, sequence.gradients)
+    else:
+        step = parts.make_step(model, loss_fn, optimizer, run, all_callbacks, check_finite)
     plan = Plan(
         X, y, batches, step,
         resolve_metrics(metrics, loss_fn), validation, scheduler, all_callbacks, check_finite, target_loss,
