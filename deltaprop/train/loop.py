@@ -24,6 +24,7 @@ import numpy as np
 
 from deltaprop import backend
 from deltaprop.errors import NonFiniteError
+from deltaprop.optim.optimizer import backprop
 from deltaprop.random import generator, manual_seed
 from deltaprop.tensor import Tensor
 from deltaprop.tensor import detect_anomaly as anomaly_mode
@@ -175,7 +176,8 @@ def fit(
     if source is None and (checkpoint is not None or resume_from is not None):  # so other data is refused
         fit_args["data"] = checks.data_fingerprint(X, y)
     recorder = learning_rule.prepare(rule, fit_args)
-    if recorder is not None and (cluster is not None or sequence is not None):
+    custom_rule = recorder is not None and recorder.gradients is not backprop  # Backprop() is plain fit
+    if custom_rule and (cluster is not None or sequence is not None):
         raise ValueError(
             "fit: learning rules other than backprop train feed-forward networks on one process; "
             "they do not combine with distributed training or sequence training yet"
@@ -207,7 +209,7 @@ def fit(
     batches = source if source is not None else parts.batches(
         X, y, None if optimizer.full_batch else batch_size, shuffle, _model_xp(model)
     )
-    if recorder is not None:  # a learning rule computes the updates
+    if custom_rule:  # a learning rule computes the updates
         step = make_step(model, loss_fn, optimizer, run, all_callbacks, check_finite,
                          learning_rule.gradients_of(recorder))
     elif sequence is not None:
