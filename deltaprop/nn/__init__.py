@@ -18,6 +18,8 @@ from deltaprop.nn.activation import (
     activation,
 )
 from deltaprop.nn.containers import ModuleList, Sequential
+from deltaprop.nn.conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
+from deltaprop.nn.dropout import Dropout1d, Dropout2d
 from deltaprop.nn.layers import Dropout, Flatten, Identity
 from deltaprop.nn.linear import Linear
 from deltaprop.nn.loss import (
@@ -33,7 +35,19 @@ from deltaprop.nn.loss import (
     loss_by_name,
 )
 from deltaprop.nn.module import Module
+from deltaprop.nn.normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
 from deltaprop.nn.parameter import Parameter
+from deltaprop.nn.pooling import (
+    AdaptiveAvgPool1d,
+    AdaptiveAvgPool2d,
+    AdaptiveMaxPool1d,
+    AdaptiveMaxPool2d,
+    AvgPool1d,
+    AvgPool2d,
+    MaxPool1d,
+    MaxPool2d,
+)
+from deltaprop.nn.resizing import Unflatten, Upsample
 
 __all__ = [
     "ACTIVATIONS", "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "Dropout", "ELU",
@@ -41,4 +55,9 @@ __all__ = [
     "LogSoftmax", "MSELoss", "Mish", "Module", "ModuleList", "NLLLoss", "Parameter", "ReLU",
     "Sequential", "SiLU", "Sigmoid", "Softmax", "Softplus", "SquaredErrorLoss", "Swish", "Tanh",
     "activation", "functional", "init", "loss_by_name",
+]
+__all__ += [  # the convolutional family
+    "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "AvgPool1d",
+    "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d",
+    "Dropout1d", "Dropout2d", "GroupNorm", "LayerNorm", "MaxPool1d", "MaxPool2d", "Unflatten", "Upsample",
 ]

@@ -62,3 +62,10 @@ def one_hot(labels, num_classes: int | None = None) -> Tensor:
     out = xp.zeros((values.size, classes), dtype=np.float32)
     out[xp.arange(values.size), values.reshape(-1)] = 1.0
     return Tensor(out)
+
+
+# Convolution, pooling, normalization, padding and resizing (deltaprop.nn.functional_conv).
+from deltaprop.nn.functional_conv import *  # noqa: E402, F403
+from deltaprop.nn.functional_conv import __all__ as _conv_names  # noqa: E402
+
+__all__ += _conv_names

@@ -126,7 +126,7 @@ def _raw(t: Any) -> Any:
 
 
 def _parents(x: Tensor, weight: Tensor | None, bias: Tensor | None) -> tuple:
-    """(x, weight, bias) without the missing ones; `_affine_grads` reads which are there from the saved flags."""
+    """(x, weight, bias) without the missing ones (`_affine_grads` is told which are there)."""
     return (x, *[p for p in (weight, bias) if p is not None])
 
 
@@ -168,7 +168,7 @@ def _bn_train_backward(g, saved, parents):
     db = rows.sum(axis=0)
     dw = (rows * x_hat).sum(axis=0)
     gx = None
-    if parents[0] is not None:  # d = g * weight, so mean(d) = weight * db / m, mean(d x_hat) = weight * dw / m
+    if parents[0] is not None:  # d = g * weight: mean(d) = weight db / m, mean(d x_hat) = weight dw / m
         gain = inv_std if weight is None else inv_std * weight
         out = x_hat * (dw / m)
         out += db / m
@@ -218,7 +218,8 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5) -> Tensor:
     """PyTorch's F.layer_norm: standardize each example over its last len(normalized_shape) axes."""
     op = "layer_norm"
     x = _float_input(x, op)
-    shape = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) else tuple(normalized_shape)
+    single = isinstance(normalized_shape, (int, np.integer))
+    shape = (normalized_shape,) if single else tuple(normalized_shape)
     k = len(shape)
     if tuple(x.shape[x.ndim - k:]) != shape or k == 0:
         raise ShapeError(f"{op}: normalized_shape {shape} must be the last axes of the input, got input "

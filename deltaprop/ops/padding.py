@@ -49,7 +49,7 @@ def _widths(x: Tensor, pad: Any, mode: str) -> dict[int, tuple[int, int]]:
     try:
         widths = [int(p) for p in pad]
     except TypeError:
-        raise TypeError(f"pad: pad must be a tuple of whole numbers (left, right, ...), got {pad!r}") from None
+        raise TypeError(f"pad: pad must be whole numbers (left, right, ...), got {pad!r}") from None
     if len(widths) % 2 or len(widths) // 2 > x.ndim:
         raise ValueError(f"pad: pad {tuple(widths)} must hold a (before, after) pair per padded axis, "
                          f"for at most {x.ndim} axes (the input has shape {x.shape})")

@@ -48,7 +48,8 @@ class _Pool:
         self.x4 = a[:, :, None, :] if n == 1 else a
         lift = (lambda t, fill: t) if n == 2 else (lambda t, fill: (fill, t[0]))
         self.kernel = lift(ntuple(kernel_size, n, "kernel_size", op, 1), 1)
-        self.stride = self.kernel if stride is None or stride == () else lift(ntuple(stride, n, "stride", op, 1), 1)
+        default = stride is None or (isinstance(stride, (tuple, list)) and not stride)
+        self.stride = self.kernel if default else lift(ntuple(stride, n, "stride", op, 1), 1)
         self.padding = lift(ntuple(padding, n, "padding", op, 0), 0)
         self.dilation = lift(ntuple(dilation, n, "dilation", op, 1), 1)
         for p, k in zip(self.padding, self.kernel, strict=True):
@@ -56,12 +57,13 @@ class _Pool:
                 raise ValueError(f"{op}: padding {padding} must be at most half the kernel size "
                                  f"({kernel_size}), as in PyTorch")
         self.in_hw = self.x4.shape[2:]
-        self.out_hw = tuple(output_size(size + 2 * p, k, s, d, op, axis, ceil_mode, p) for size, k, s, d, p, axis
-                            in zip(self.in_hw, self.kernel, self.stride, self.dilation, self.padding,
-                                   ("height", "width"), strict=True))
+        per_axis = list(zip(self.in_hw, self.kernel, self.stride, self.dilation, self.padding,
+                            ("height", "width"), strict=True))
+        self.out_hw = tuple(output_size(size + 2 * p, k, s, d, op, axis, ceil_mode, p)
+                            for size, k, s, d, p, axis in per_axis)
         # ceil_mode's last window may reach past the right padding: pad that far too
-        self.padded_hw = tuple(max(size + 2 * p, (o - 1) * s + d * (k - 1) + 1) for size, p, o, s, d, k in zip(
-            self.in_hw, self.padding, self.out_hw, self.stride, self.dilation, self.kernel, strict=True))
+        self.padded_hw = tuple(max(size + 2 * p, (o - 1) * s + d * (k - 1) + 1)
+                               for (size, k, s, d, p, _), o in zip(per_axis, self.out_hw, strict=True))
 
     def padded(self, value: float) -> Any:
         """The channels-last input inside a frame of ``value`` (a view when no frame is needed)."""
@@ -78,10 +80,12 @@ class _Pool:
         kh, kw = self.kernel
         for i in range(kh):
             for j in range(kw):
-                yield i * kw + j, window_slab(i * self.dilation[0], j * self.dilation[1], self.out_hw, self.stride)
+                start = (i * self.dilation[0], j * self.dilation[1])
+                yield i * kw + j, window_slab(*start, self.out_hw, self.stride)
 
     def overlapping(self) -> bool:
-        return any(s < d * (k - 1) + 1 for s, d, k in zip(self.stride, self.dilation, self.kernel, strict=True))
+        spans = (d * (k - 1) + 1 for d, k in zip(self.dilation, self.kernel, strict=True))
+        return any(s < span for s, span in zip(self.stride, spans, strict=True))
 
     def crop(self, full: Any) -> Any:
         """The padded-frame gradient (N, Hp, Wp, C) cut back to the input, in the caller's shape."""
@@ -119,7 +123,8 @@ def _max_pool(x, n, kernel_size, stride, padding, dilation, ceil_mode, return_in
         candidate = xl[slab]
         if best is None:
             best = candidate.copy()
-            which = xp.zeros(best.shape, dtype=np.uint8 if pool.kernel[0] * pool.kernel[1] < 256 else np.int32)
+            small = pool.kernel[0] * pool.kernel[1] < 256
+            which = xp.zeros(best.shape, dtype=np.uint8 if small else np.int32)
             continue
         wins = candidate > best  # strict: the first maximum keeps its place on ties
         xp.copyto(which, k, where=wins)
@@ -332,7 +337,8 @@ def upsample_nearest(x, size=None, scale_factor=None) -> Tensor:
         out = ntuple(size, len(spatial), "size", op, 1)
         scales = [np.float32(i / o) for i, o in zip(spatial, out, strict=True)]
     else:
-        factors = (scale_factor,) * len(spatial) if isinstance(scale_factor, (int, float)) else tuple(scale_factor)
+        single = isinstance(scale_factor, (int, float))
+        factors = (scale_factor,) * len(spatial) if single else tuple(scale_factor)
         if len(factors) != len(spatial) or any(f <= 0 for f in factors):
             raise ValueError(f"{op}: scale_factor must be > 0, one per spatial axis, got {scale_factor!r}")
         out = tuple(int(math.floor(i * f)) for i, f in zip(spatial, factors, strict=True))
