@@ -24,7 +24,8 @@ class Unflatten(Module):
 
     def __init__(self, dim: int, unflattened_size: Any) -> None:
         super().__init__()
-        sizes = tuple(int(n) for n in unflattened_size)
+        single = isinstance(unflattened_size, int)  # PyTorch wants a tuple; one size is read as (size,)
+        sizes = (int(unflattened_size),) if single else tuple(int(n) for n in unflattened_size)
         if not sizes or sum(n == -1 for n in sizes) > 1 or any(n == 0 or n < -1 for n in sizes):
             raise ValueError(f"Unflatten: unflattened_size must be sizes > 0 (one may be -1), "
                              f"got {unflattened_size!r}")
@@ -52,8 +53,6 @@ class Upsample(Module):
         if mode != "nearest":
             raise ValueError(f"Upsample: mode={mode!r} is not implemented; deltaprop has mode='nearest' "
                              "(for learned upsampling use nn.ConvTranspose2d)")
-        if (size is None) == (scale_factor is None):
-            raise ValueError("Upsample: give exactly one of size and scale_factor")
         self.size, self.scale_factor, self.mode = size, scale_factor, mode
         self.align_corners, self.recompute_scale_factor = align_corners, recompute_scale_factor
 
