@@ -121,32 +121,45 @@ def im2col(x_padded: Any, out_hw: tuple, kernel: tuple, stride: tuple, dilation:
     """The windows of a channels-last (N, Hp, Wp, C) array as rows: (groups, N*Ho*Wo, kh*kw*C/groups).
 
     Columns are ordered (kernel row, kernel column, channel), so each window
-    row is copied in runs of kw*C contiguous numbers.
+    row is copied in runs of kw*C contiguous numbers (one ``copyto`` from the
+    strided view into a fresh array: faster than NumPy's copying reshape).
     """
     view = windows(x_padded, out_hw, kernel, stride, dilation)  # (N, Ho, Wo, kh, kw, C), no copy
     n, ho, wo, kh, kw, c = view.shape
+    cg = c // groups
+    xp = array_module(x_padded)
+    cols = xp.empty((groups, n * ho * wo, kh * kw * cg), dtype=x_padded.dtype)
     if groups == 1:
-        return view.reshape(1, n * ho * wo, kh * kw * c)  # the one copy
-    view = view.reshape(n, ho, wo, kh, kw, groups, c // groups)
-    return view.transpose(5, 0, 1, 2, 3, 4, 6).reshape(groups, n * ho * wo, kh * kw * (c // groups))
+        xp.copyto(cols.reshape(n, ho, wo, kh, kw, c), view)
+    else:
+        grouped = view.reshape(n, ho, wo, kh, kw, groups, cg).transpose(5, 0, 1, 2, 3, 4, 6)
+        xp.copyto(cols.reshape(groups, n, ho, wo, kh, kw, cg), grouped)
+    return cols
 
 
-def col2im(cols: Any, padded_shape: tuple, out_hw: tuple, kernel: tuple, stride: tuple, dilation: tuple,
-           groups: int) -> Any:
-    """The adjoint of `im2col`: add each row entry back onto its pixel; returns (N, Hp, Wp, C).
+def col2im(parts: Any, padded_shape: tuple, out_hw: tuple, kernel: tuple, stride: tuple,
+           dilation: tuple) -> Any:
+    """The adjoint of `im2col`: add each window entry back onto its pixel; returns (N, Hp, Wp, C).
 
-    One slab add per kernel offset (kh*kw of them): offset (i, j) of every
-    window lands on the pixels ``[p*sh + i*dh, q*sw + j*dw]``, a strided slab.
+    ``parts`` (groups, kh*kw, N*Ho*Wo, C/groups) holds, per kernel offset
+    (i, j), what every window sends back from that offset; those land on the
+    pixels ``[p*sh + i*dh, q*sw + j*dw]``, a strided slab: one add per offset,
+    of a contiguous block (laid out so by `_offset_weights`; adding from the
+    (N*Ho*Wo, kh*kw*C) layout of dC/dX_cols was 4x slower, in runs of C numbers).
     """
     n, hp, wp, c = padded_shape
-    (kh, kw), cg = kernel, c // groups
-    out = array_module(cols).zeros((n, hp, wp, groups, cg), dtype=cols.dtype)
-    parts = cols.reshape(groups, n, out_hw[0], out_hw[1], kh, kw, cg)
-    for i in range(kh):
+    groups, kw = parts.shape[0], kernel[1]
+    out = array_module(parts).zeros((n, hp, wp, c), dtype=parts.dtype)
+    blocks = parts.reshape(groups, kernel[0] * kw, n, out_hw[0], out_hw[1], c // groups)
+    grouped = out.reshape(n, hp, wp, groups, c // groups)
+    for i in range(kernel[0]):
         for j in range(kw):
             slab = window_slab(i * dilation[0], j * dilation[1], out_hw, stride)
-            out[slab] += parts[:, :, :, :, i, j, :].transpose(1, 2, 3, 0, 4)
-    return out.reshape(n, hp, wp, c)
+            if groups == 1:
+                out[slab] += blocks[0, i * kw + j]
+            else:
+                grouped[slab] += blocks[:, i * kw + j].transpose(1, 2, 3, 0, 4)
+    return out
 
 
 def _weight_matrix(wa: Any, groups: int) -> Any:
@@ -154,6 +167,13 @@ def _weight_matrix(wa: Any, groups: int) -> Any:
     o, cg, kh, kw = wa.shape
     return wa.reshape(groups, o // groups, cg, kh, kw).transpose(0, 1, 3, 4, 2).reshape(
         groups, o // groups, kh * kw * cg)
+
+
+def _offset_weights(wa: Any, groups: int) -> Any:
+    """(O, C/g, kh, kw) -> (g, kh*kw, O/g, C/g): one (O/g, C/g) matrix per kernel offset, for `col2im`."""
+    o, cg, kh, kw = wa.shape
+    return wa.reshape(groups, o // groups, cg, kh, kw).transpose(0, 3, 4, 1, 2).reshape(
+        groups, kh * kw, o // groups, cg)
 
 
 def _weight_from_matrix(wm: Any, shape: tuple, out: Any = None) -> Any:
@@ -230,13 +250,13 @@ def _convolution(x, weight, bias, stride, padding, dilation, groups, n: int, op:
     out = channels_first(rows.reshape(xl.shape[0], out_hw[0], out_hw[1], wa.shape[0]))
     out = _finish(out, n, batched)
     geometry = (xa.shape, xl.shape, wa.shape, out_hw, kernel, stride2, dilation2, pads, groups, n, batched)
-    saved = (cols if weight.requires_grad else None, wm if x.requires_grad else None, geometry)
+    saved = (cols if weight.requires_grad else None, wa if x.requires_grad else None, geometry)
     parents = (x, weight) if bias is None else (x, weight, bias)
     return make_result(out, parents, _convolution_backward, saved, op)
 
 
 def _convolution_backward(g, saved, parents):
-    cols, wm, (x_shape, padded, w_shape, out_hw, kernel, stride, dilation, pads, groups, n, batched) = saved
+    cols, wa, (x_shape, padded, w_shape, out_hw, kernel, stride, dilation, pads, groups, n, batched) = saved
     g4 = _unfinish(g, n, batched)
     delta = channels_last(g4).reshape(-1, w_shape[0])  # (N*Ho*Wo, O): a view when g is channels-last
     dg = _rows(delta, groups)
@@ -247,8 +267,8 @@ def _convolution_backward(g, saved, parents):
     if len(parents) == 3 and parents[2] is not None:
         gb = delta.sum(axis=0, out=gradient_buffer(parents[2]))
     if parents[0] is not None:
-        dcols = dg @ wm  # dC/dX_cols = delta W
-        dx = col2im(dcols, padded, out_hw, kernel, stride, dilation, groups)
+        parts = dg[:, None] @ _offset_weights(wa, groups)  # dC/dX_cols = delta W, offset by offset
+        dx = col2im(parts, padded, out_hw, kernel, stride, dilation)
         (top, _), (left, _) = pads
         dx = channels_first(dx[:, top:top + x_shape[2], left:left + x_shape[3], :])
         gx = _unfinish_input(dx, n, batched)
@@ -359,7 +379,8 @@ def _transposed(x, weight, bias, stride, padding, output_padding, groups, dilati
                          "use less padding or a larger input")
     wm = _weight_matrix(wa, groups)  # (g, C_in/g, kh*kw*C_out/g): the weight of the conv this is adjoint to
     rows = _rows(channels_last(xa).reshape(-1, xa.shape[1]), groups)  # (g, N*H*W, C_in/g)
-    full_image = col2im(rows @ wm, (nb, full[0], full[1], c_out), (h, w), kernel, stride2, dilation2, groups)
+    parts = rows[:, None] @ _offset_weights(wa, groups)
+    full_image = col2im(parts, (nb, full[0], full[1], c_out), (h, w), kernel, stride2, dilation2)
     out = full_image[:, pad2[0]:pad2[0] + out_hw[0], pad2[1]:pad2[1] + out_hw[1], :]
     if bias is not None:
         out += bias.array

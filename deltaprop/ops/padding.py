@@ -55,9 +55,11 @@ def _widths(x: Tensor, pad: Any, mode: str) -> dict[int, tuple[int, int]]:
                          f"for at most {x.ndim} axes (the input has shape {x.shape})")
     axes = {x.ndim - 1 - k: (widths[2 * k], widths[2 * k + 1]) for k in range(len(widths) // 2)}
     if mode != "constant":
-        if len(axes) > x.ndim - 1 or len(axes) > 3:
-            raise ValueError(f"pad: mode={mode!r} pads at most 3 trailing axes and never the first "
-                             f"(batch) one, as in PyTorch; got pad {tuple(widths)} for shape {x.shape}")
+        k = len(axes)
+        if not 1 <= k <= 3 or x.ndim not in (k + 1, k + 2):
+            raise ValueError(f"pad: mode={mode!r} with {len(widths)} widths pads the last {k} axes of a "
+                             f"{k + 1}-D or {k + 2}-D input (as in PyTorch), got shape {x.shape}; give "
+                             f"{2 * (x.ndim - 2)} widths for this input")
         if any(lo < 0 or hi < 0 for lo, hi in axes.values()):
             raise ValueError(f"pad: mode={mode!r} needs widths >= 0, got {tuple(widths)}")
     return {axis: w for axis, w in sorted(axes.items()) if w != (0, 0)}

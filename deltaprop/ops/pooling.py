@@ -83,6 +83,11 @@ class _Pool:
                 start = (i * self.dilation[0], j * self.dilation[1])
                 yield i * kw + j, window_slab(*start, self.out_hw, self.stride)
 
+    def tiles(self) -> bool:
+        """Whether the windows cover the padded input exactly once (stride = kernel, no dilation)."""
+        return self.stride == self.kernel and self.dilation == (1, 1) and all(
+            size == o * k for size, o, k in zip(self.padded_hw, self.out_hw, self.kernel, strict=True))
+
     def overlapping(self) -> bool:
         spans = (d * (k - 1) + 1 for d, k in zip(self.dilation, self.kernel, strict=True))
         return any(s < span for s, span in zip(self.stride, spans, strict=True))
@@ -118,37 +123,74 @@ def _max_pool(x, n, kernel_size, stride, padding, dilation, ceil_mode, return_in
     pool = _Pool(x, n, kernel_size, stride, padding, dilation, ceil_mode, op)
     xl = pool.padded(-math.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min)
     xp = array_module(xl)
-    best = which = None
-    for k, slab in pool.offsets():
-        candidate = xl[slab]
-        if best is None:
-            best = candidate.copy()
-            small = pool.kernel[0] * pool.kernel[1] < 256
-            which = xp.zeros(best.shape, dtype=np.uint8 if small else np.int32)
-            continue
-        wins = candidate > best  # strict: the first maximum keeps its place on ties
-        xp.copyto(which, k, where=wins)
-        xp.maximum(best, candidate, out=best)  # maximum, not copyto: a NaN anywhere stays NaN
-    out = make_result(pool.finish(channels_first(best)), (x,), _max_pool_backward, (pool, which, xl.shape),
-                      op)
+    slabs = [xl[slab] for _, slab in pool.offsets()]
+    best = slabs[0].copy()
+    for slab in slabs[1:]:
+        xp.maximum(best, slab, out=best)  # a NaN anywhere in the window stays NaN, as in PyTorch
+    out = make_result(pool.finish(channels_first(best)), (x,), _max_pool_backward, (pool, xl, best), op)
     if not return_indices:
         return out
+    which = xp.zeros(best.shape, dtype=np.int64)
+    for k, _, won in _winners(pool, xl, best):
+        which += won * k
     return out, Tensor._wrap(pool.finish(channels_first(_flat_indices(pool, which, xp))))
 
 
-def _max_pool_backward(g, saved, parents):
-    pool, which, padded_shape = saved
-    gl = channels_last(pool.unfinish(g))
-    xp = array_module(gl)
-    full = xp.zeros(padded_shape, dtype=gl.dtype)
-    overlapping = pool.overlapping()
+def _winners(pool: _Pool, xl: Any, best: Any):
+    """(offset, slab, mask) per kernel offset: where that offset holds its window's first maximum.
+
+    First in row-major order, as PyTorch breaks ties (after a ReLU whole
+    windows are 0): an offset wins where it equals the maximum and no
+    earlier offset has won. Worked out in the backward, so a forward alone
+    (evaluation) pays nothing for it.
+    """
+    taken = None
     for k, slab in pool.offsets():
-        won = which == k
+        won = xl[slab] == best
+        if taken is None:
+            taken = won.copy()
+        else:
+            np.greater(won, taken, out=won)  # won and not taken
+            np.logical_or(taken, won, out=taken)
+        yield k, slab, won
+
+
+def _max_pool_backward(g, saved, parents):
+    pool, xl, best = saved
+    gl = channels_last(pool.unfinish(g))
+    if pool.tiles():
+        return (pool.crop(_tiled_max_pool_backward(pool, gl, xl, best)),)
+    full = array_module(gl).zeros(xl.shape, dtype=gl.dtype)
+    overlapping = pool.overlapping()
+    for _, slab, won in _winners(pool, xl, best):
         if overlapping:
             full[slab] += gl * won
         else:  # each input pixel is in one window only: write, don't add
-            xp.copyto(full[slab], gl, where=won)
+            np.multiply(gl, won, out=full[slab])
     return (pool.crop(full),)
+
+
+def _tiled_max_pool_backward(pool: _Pool, gl: Any, xl: Any, best: Any) -> Any:
+    """Windows that tile the (padded) input exactly, the common 2x2 case: whole-array operations.
+
+    The input seen as (N, Ho, kh, Wo, kw, C): one comparison finds every
+    maximum, the ties are settled on its (cheap, boolean) slabs, and one
+    multiplication writes the whole gradient, with no zero-filled buffer.
+    """
+    (ho, wo), (kh, kw) = pool.out_hw, pool.kernel
+    n, _, _, c = xl.shape
+    tiles = xl.reshape(n, ho, kh, wo, kw, c)
+    won = tiles == best[:, :, None, :, None, :]
+    taken = won[:, :, 0, :, 0, :].copy()
+    for i in range(kh):
+        for j in range(kw):
+            if i or j:
+                part = won[:, :, i, :, j, :]
+                np.greater(part, taken, out=part)  # won and no earlier offset did
+                np.logical_or(taken, part, out=taken)
+    full = array_module(gl).empty(xl.shape, dtype=gl.dtype)
+    np.multiply(won, gl[:, :, None, :, None, :], out=full.reshape(tiles.shape))
+    return full
 
 
 def _flat_indices(pool: _Pool, which: Any, xp: Any) -> Any:
