@@ -388,9 +388,13 @@ def upsample_nearest(x, size=None, scale_factor=None) -> Tensor:
     xp = x.xp
     sources = []
     for i, o, s in zip(spatial, out, scales, strict=True):
-        # PyTorch computes the source index in float32: min(floor(dst * scale), in - 1)
-        src = np.minimum(np.floor(np.arange(o, dtype=np.float32) * s).astype(np.int64), i - 1)
-        sources.append(src)
+        # PyTorch's rule: the same size maps to itself, twice the size to dst // 2, and any other
+        # ratio to min(floor(dst * scale), in - 1) computed in float32
+        dst = np.arange(o)
+        if o in (i, 2 * i):
+            sources.append(dst // (o // i))
+        else:
+            sources.append(np.minimum(np.floor(dst.astype(np.float32) * s).astype(np.int64), i - 1))
     result = x.array
     for axis, src in enumerate(sources, start=2):
         result = xp.take(result, xp.asarray(src), axis=axis)

@@ -152,7 +152,8 @@ def test_non_constant_padding_of_the_wrong_axes_is_refused_as_in_torch():
 
 def test_constant_pad_with_a_value_and_cropping_matches_torch():
     x = np.random.default_rng(0).standard_normal((2, 3, 4, 5))
-    compare(lambda t: F.pad(t, (1, -2, -1, 2), value=0.5), lambda t: TF.pad(t, (1, -2, -1, 2), value=0.5), [x])
+    widths = (1, -2, -1, 2)
+    compare(lambda t: F.pad(t, widths, value=0.5), lambda t: TF.pad(t, widths, value=0.5), [x])
 
 
 def test_convolution_gradients_match_finite_differences():
