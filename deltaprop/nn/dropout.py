@@ -28,7 +28,11 @@ class _ChannelDropout(Module):
 
 
 class Dropout2d(_ChannelDropout):
-    """Zero each channel of (N, C, H, W) (or (C, H, W)) with probability p while training."""
+    """Zero each channel of (N, C, H, W) with probability p while training.
+
+    A 3-D input is refused: PyTorch reads it as (N, C, L) while documenting
+    (C, H, W), so either reading would surprise someone; use Dropout1d.
+    """
 
     def forward(self, x: Tensor) -> Tensor:
         return dropout2d(x, self.p, self.training)

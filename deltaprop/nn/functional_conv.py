@@ -40,10 +40,12 @@ def _channel_dropout(x: Tensor, p: float, training: bool, inplace: bool, spatial
         raise ValueError(f"{name}: p must be in [0, 1], got {p}")
     if inplace:
         raise ValueError(f"{name}: inplace=True is not supported; the result is returned as a new tensor")
+    if spatial == 2 and x.ndim == 3:  # PyTorch reads this as (N, C, L), against its own documentation
+        raise ShapeError(f"{name}: a 3-D input {x.shape} is ambiguous (PyTorch treats it as (N, C, L), its "
+                         "documentation as (C, H, W)); use dropout1d for (N, C, L), or add the batch axis")
     if x.ndim not in (spatial + 1, spatial + 2):
-        layout = "(N, C, L) or (C, L)" if spatial == 1 else "(N, C, H, W) or (C, H, W)"
-        raise ShapeError(f"{name}: expected {layout}, got shape {x.shape}"
-                         + ("; for (N, C, L) use dropout1d" if spatial == 2 and x.ndim == 3 else ""))
+        layout = "(N, C, L) or (C, L)" if spatial == 1 else "(N, C, H, W)"
+        raise ShapeError(f"{name}: expected {layout}, got shape {x.shape}")
     if not training or p == 0.0:
         return x
     if p == 1.0:
