@@ -22,7 +22,8 @@ B = rng.standard_normal(6)
 WT = rng.standard_normal((4, 3, 3, 3))
 
 CASES = {
-    "conv2d": (lambda x, w, b: F.conv2d(x, w, b, stride=(2, 1), padding=1, dilation=(1, 2), groups=2), [X, W, B]),
+    "conv2d": (lambda x, w, b: F.conv2d(x, w, b, stride=(2, 1), padding=1, dilation=(1, 2), groups=2),
+               [X, W, B]),
     "conv1d": (lambda x, w: F.conv1d(x, w, padding="same", groups=2), [X[:, :, 0], W[:, :, 0]]),
     "conv_transpose2d": (lambda x, w: F.conv_transpose2d(x, w, stride=2, padding=1, output_padding=1),
                          [X, WT]),
