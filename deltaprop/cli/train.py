@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from deltaprop.cli import images
 from deltaprop.cli.common import (
     LAST_COLUMN,
     CLIError,
@@ -98,6 +99,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--weight-decay", type=float, metavar="L2", help="L2 penalty on the weights (default 0)")
     p.add_argument("--dropout", type=float, metavar="P",
                    help="drop each hidden unit with probability P while training (default 0)")
+    images.add_options(p)
     p.add_argument("--diagnose", action="store_true",
                    help="watch the gradient flow: per-layer gradient norms, dead ReLUs, saturated "
                    "sigmoid/tanh units, vanishing or exploding gradients (recorded in history.json)")
@@ -148,6 +150,7 @@ def choose_settings(args: argparse.Namespace, preset_name: str, task: str, n_tra
 
     preset = PRESETS.get(preset_name.split("-")[0] if preset_name.startswith("parity-") else preset_name,
                          PRESETS["default"])
+    preset = images.adjust_preset(args, preset_name, preset)  # the image models' own defaults
     pick = lambda name: getattr(args, name) if getattr(args, name) is not None else preset[name]  # noqa: E731
 
     activation = check_choice("--activation", pick("activation"), ACTIVATIONS)
@@ -204,7 +207,7 @@ def choose_settings(args: argparse.Namespace, preset_name: str, task: str, n_tra
         hidden=parse_hidden(pick("hidden")), activation=activation, loss=loss, optimizer=optimizer,
         lr=lr, momentum=momentum, epochs=epochs, batch_size=batch_size, val_split=pick("val_split"),
         test_split=pick("test_split"), seed=args.seed, task=task, patience=patience,
-        weight_decay=weight_decay or None, dropout=dropout or None,
+        weight_decay=weight_decay or None, dropout=dropout or None, extra=images.extra_settings(args),
     )
 
 
@@ -309,15 +312,22 @@ def split(data: Data, s: Settings, quiet: bool = False):
 
 # ---------------------------------------------------------------------------- model and optimizer
 
-def build_network(model_name: str, n_in: int, n_out: int, s: Settings):
-    """(network, what its outputs mean) from the model registry, with the settings the model takes."""
+def build_network(model_name: str, n_in: int | tuple[int, ...], n_out: int, s: Settings):
+    """(network, what its outputs mean) from the model registry, with the settings the model takes.
+
+    ``n_in``: the width of a row, or the shape of one example (an image's (C, H, W)).
+    """
     from deltaprop.models import MODELS, build_model
 
     entry = MODELS[model_name]
-    given = {"hidden": s.hidden, "activation": s.activation, "dropout": s.dropout or 0.0}
+    shape = tuple(n_in) if isinstance(n_in, tuple) else (n_in,)
+    given = {"hidden": s.hidden, "activation": s.activation, "dropout": s.dropout or 0.0, **s.extra}
     options = {name: value for name, value in given.items() if name in entry.options}
-    network, output = build_model(model_name, (n_in,), n_out, task=s.task, loss=s.loss, **options)
-    return network, output, entry.describe((n_in,), n_out, **options)
+    try:
+        network, output = build_model(model_name, shape, n_out, task=s.task, loss=s.loss, **options)
+    except ValueError as exc:  # a model that cannot take this data (LeNet on 8x8 images)
+        raise CLIError(one_line(exc)) from None
+    return network, output, entry.describe(shape, n_out, **options)
 
 
 def make_optimizer(model, s: Settings):
@@ -402,9 +412,12 @@ def run(args: argparse.Namespace) -> int:
     s = choose_settings(args, data.name if not args.data else "default", data.task, len(data.X))
     X_train, X_test, y_train, y_test = split(data, s, quiet)
     n_classes = len(data.class_names) if data.task == "classify" else None
-    prepared = standardize(X_train, y_train, s, n_classes)
+    layout = images.layout_for(model_name, data.name, X_train.shape[1], args)  # None: rows, not images
+    prepared = (standardize(X_train, y_train, s, n_classes) if layout is None
+                else images.prepare(X_train, y_train, s, n_classes, layout))
     with RunFolder(args.out) as folder:  # checks --out now, before any training
-        model, output, net = build_network(model_name, X_train.shape[1], prepared.n_out, s)
+        model, output, net = build_network(model_name, layout.shape if layout else X_train.shape[1],
+                                           prepared.n_out, s)
         optimizer = make_optimizer(model, s)
         say(describe_data(data, X_train, X_test, s, prepared.n_out, n_classes), quiet=quiet)
         say(describe_training(net, s, optimizer), quiet=quiet)
@@ -414,14 +427,18 @@ def run(args: argparse.Namespace) -> int:
         if flow is not None:
             print_gradient_flow(history.history, flow.messages)
 
-        fold_scaling(model, prepared.x_affine, prepared.y_affine)
+        if layout is None:
+            fold_scaling(model, prepared.x_affine, prepared.y_affine)
+        else:
+            images.fold(model, prepared)
         model.eval()
         summary = {"dataset": data.name, "task": s.task, "network": net, "seconds": round(seconds, 3),
                    "settings": {k: v for k, v in vars(s).items() if k != "extra"},
                    "train_rows": len(X_train), "test_rows": len(X_test)}
-        summary.update(score_test_set(model, output, X_test, y_test, s, data.class_names, seconds, quiet))
+        summary.update(score_test_set(model, output, images.as_images(X_test, layout), y_test, s,
+                                      data.class_names, seconds, quiet))
         info = ModelInfo(task=s.task, feature_names=data.feature_names, class_names=data.class_names,
-                         target_name=data.target_name, output=output)
+                         target_name=data.target_name, output=output, extra=images.model_extra(layout))
         try:
             written, plot_note = write_run(folder.path, model, info, history, summary)
         except OSError as exc:  # a full disk mid-write: name the destination, not the staging folder

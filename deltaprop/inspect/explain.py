@@ -9,7 +9,8 @@ backward), not typed in.
 
 ``--network 2,3,1`` walks a small multi-layer net in matrix form instead;
 ``--steps N`` repeats N updates and shows the error falling; ``--cost``
-prints the backprop-versus-naive cost table of `gradient_cost`.
+prints the backprop-versus-naive cost table of `gradient_cost`; ``--conv``
+walks one convolution (`deltaprop.inspect.explain_conv`).
 """
 
 from __future__ import annotations
@@ -56,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--network", default=None, help="layer sizes such as 2,3,1: walk a multi-layer net")
     p.add_argument("--seed", type=int, default=0, help="seed for the --network weights")
     p.add_argument("--cost", action="store_true", help="print backprop vs naive gradient cost")
+    p.add_argument("--conv", action="store_true",
+                   help="walk one convolution (4x4 input, 2x2 kernel) through forward and backward by hand")
+    p.add_argument("--stride", type=int, default=1, help="--conv: the convolution's stride, 1 or 2")
     return p
 
 
@@ -234,6 +238,11 @@ def main(argv: list[str] | None = None) -> int:
             from deltaprop.inspect.cost import gradient_cost
 
             print(gradient_cost())
+            return 0
+        if args.conv:
+            from deltaprop.inspect.explain_conv import explain_convolution
+
+            explain_convolution(stride=args.stride, seed=args.seed)
             return 0
         x = _floats(args.inputs, "inputs")
         t = _floats(args.target, "target")
