@@ -337,8 +337,14 @@ def trace(model: nn.Module, x: Any, y: Any, loss: Any = "squared_error", *, chec
     (class labels for the class losses). ``loss``: a loss module or name.
     With ``check=True`` (default) the gradients are compared with the
     engine's backward and a disagreement raises `GradcheckError`. The model
-    itself is not modified (no .grad is touched).
+    itself is not modified (no .grad is touched). A model with convolution,
+    pooling or normalization layers gets the layer-by-layer `ConvTrace` of
+    `deltaprop.inspect.trace_conv` instead (x then a batch of images).
     """
+    from deltaprop.inspect.trace_conv import trace_network, uses_image_layers
+
+    if uses_image_layers(model):  # convolutions, pooling, normalization: the layer-by-layer trace
+        return trace_network(model, x, y, loss, check=check)
     loss_fn = as_loss(loss)
     blocks = dense_layers(model)
     x64, y64, single = _prepare(x, y, blocks[-1][1].out_features)
