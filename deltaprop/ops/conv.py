@@ -264,8 +264,9 @@ def _convolution_backward(g, saved, parents):
     if parents[1] is not None:
         wm_grad = dg.transpose(0, 2, 1) @ cols  # dC/dW = delta^T X_cols, per group
         gw = _weight_grad(wm_grad, w_shape, n, parents[1])
-    if len(parents) == 3 and parents[2] is not None:
-        gb = delta.sum(axis=0, out=gradient_buffer(parents[2]))
+    if len(parents) == 3 and parents[2] is not None:  # sum over the rows, as a (faster) matrix-vector product
+        ones = array_module(delta).ones(delta.shape[0], dtype=delta.dtype)
+        gb = np.matmul(ones, delta, out=gradient_buffer(parents[2]))
     if parents[0] is not None:
         parts = dg[:, None] @ _offset_weights(wa, groups)  # dC/dX_cols = delta W, offset by offset
         dx = col2im(parts, padded, out_hw, kernel, stride, dilation)
