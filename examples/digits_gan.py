@@ -18,6 +18,7 @@ Run: ``python examples/digits_gan.py [steps] [out.png]``.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 
 import numpy as np
@@ -79,14 +80,10 @@ def main(steps: int = 3000, path: str | None = "digits_gan.png", batch: int = 64
 
 
 def _save_grid(samples: np.ndarray, path: str) -> None:
-    try:
-        from deltaprop.inspect.plots import plot_feature_maps
-    except ImportError:
-        return
-    try:
+    from deltaprop.inspect.plots import plot_feature_maps
+
+    with contextlib.suppress(ImportError):  # no matplotlib: the samples are still returned
         plot_feature_maps(samples[:, 0][None], path, title="generated digits")
-    except ImportError:  # no matplotlib: the samples are still returned
-        pass
 
 
 if __name__ == "__main__":

@@ -83,11 +83,13 @@ def extra_settings(args: argparse.Namespace) -> dict[str, Any]:
     """Model settings beyond the shared ones: ``channels`` for --model cnn."""
     if not getattr(args, "channels", None):
         return {}
-    from deltaprop.cli.common import parse_hidden
-
-    channels = parse_hidden(args.channels.replace(" ", ""))
-    if not channels:
-        raise CLIError(f"--channels {args.channels!r} names no convolution; write e.g. --channels 32,64")
+    try:
+        channels = [int(part) for part in args.channels.split(",") if part.strip()]
+    except ValueError:
+        channels = []
+    if not channels or min(channels) < 1:
+        raise CLIError(f"--channels {args.channels!r} is not a list of feature-map counts; "
+                       "write e.g. --channels 32,64")
     return {"channels": channels}
 
 
