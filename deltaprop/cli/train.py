@@ -207,7 +207,7 @@ def choose_settings(args: argparse.Namespace, preset_name: str, task: str, n_tra
         hidden=parse_hidden(pick("hidden")), activation=activation, loss=loss, optimizer=optimizer,
         lr=lr, momentum=momentum, epochs=epochs, batch_size=batch_size, val_split=pick("val_split"),
         test_split=pick("test_split"), seed=args.seed, task=task, patience=patience,
-        weight_decay=weight_decay or None, dropout=dropout or None, extra=images.extra_settings(args),
+        weight_decay=weight_decay or None, dropout=dropout or None, extra=images.extra_settings(args, preset),
     )
 
 
@@ -466,6 +466,7 @@ def describe_training(net: str, s: Settings, optimizer) -> str:
             + (f", validation {s.val_split:g}" if s.val_split else "")
             + (f", early stopping patience {s.patience}" if s.patience else "")
             + (f", weight decay {s.weight_decay:g}" if s.weight_decay else "")
+            + (f", lr schedule {s.extra['lr_schedule']}" if s.extra.get("lr_schedule") else "")
             + (f", dropout {s.dropout:g}" if s.dropout else ""))
 
 
@@ -493,6 +494,7 @@ def train(model, optimizer, loss_fn, prepared: Prepared, s: Settings, args: argp
             model, prepared.X, prepared.y, loss=loss_fn, optimizer=optimizer, epochs=s.epochs,
             batch_size=s.batch_size, validation_split=s.val_split, metrics=metrics, callbacks=callbacks,
             progress=show_bar, seed=s.seed, early_stopping=s.patience,
+            scheduler=images.scheduler(optimizer, s),
         )
     except (ValueError, TypeError) as exc:
         if started:  # raised during training: not about the settings, so not the user's to fix
