@@ -5,9 +5,9 @@ same architecture (layer for layer, PyTorch's default initialisation, which
 deltaprop's layers copy), the same inputs (image models: the pixels divided
 by their standard deviation, as `deltaprop.cli.images` does; mlp: per-pixel
 standardization), Adam with the same learning rate, epochs, batch size and
-dropout (and the cnn's cosine learning-rate schedule). Seconds are the training loop only; accuracy is on the 10,000 test
-images. Goal: ``--model cnn`` at 91.5% or more (moonshot 92.5%) in under 5
-minutes on 2 cores.
+dropout (and the cnn's cosine learning-rate schedule). Seconds are the
+training loop only; accuracy is on the 10,000 test images. Goal: ``--model
+cnn`` at 91.5% or more (moonshot 92.5%) in under 5 minutes on 2 cores.
 
 Needs the data (``apt-get install dataset-fashion-mnist``) and PyTorch for
 the comparison. Run ``python benchmarks/fashion_mnist_cnn.py`` (about

@@ -18,7 +18,7 @@ SPEC = [("conv", 1, 2, 3, 1), ("relu",), ("pool",), ("conv", 2, 3, 3, 0), ("relu
 
 
 def _copy_from_lean(model: nn.Sequential, lean: LeanCNN) -> None:
-    """The floor keeps conv weights as [W; b] with rows (i, j, c), dense ones as (in, out), flattens (h, w, c)."""
+    """The floor keeps conv weights as [W; b], rows (i, j, c), dense ones (in, out); flattens (h, w, c)."""
     convs = [layer for layer in lean.plan if layer["kind"] == "conv"]
     dense = [layer for layer in lean.plan if layer["kind"] == "fc"]
     for mine, theirs in zip((model[0], model[3]), convs, strict=True):
