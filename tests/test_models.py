@@ -42,8 +42,8 @@ def test_registry_lists_mlp_checks_options_and_takes_new_entries():
     assert models.MODELS["mlp"].describe((64,), 10, hidden=[256]) == "64-256-10"
     with pytest.raises(TypeError, match=r"model 'mlp' does not take channels; it takes: hidden, activation"):
         models.build_model("mlp", (4,), 2, channels=8)
-    with pytest.raises(ValueError, match="unknown model 'cnn'; choose one of: mlp"):
-        models.build_model("cnn", (1, 8, 8), 10)
+    with pytest.raises(ValueError, match="unknown model 'resnet'; choose one of: cnn, lenet, mlp"):
+        models.build_model("resnet", (1, 8, 8), 10)
 
     def tiny(input_shape, n_out, width=3):
         return nn.Sequential(nn.Flatten(), nn.Linear(int(np.prod(input_shape)), n_out))
