@@ -10,6 +10,8 @@ conv net (the Jacobian's generic route) or refuse it by name (K-FAC).
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -262,3 +264,33 @@ def test_wrong_input_shapes_name_the_layer():
         nn.BatchNorm2d(3)(dp.tensor(np.ones((2, 4, 3, 3))))
     with pytest.raises(dp.errors.ShapeError, match="input has 3 channels but the weight expects 2"):
         nn.Conv2d(2, 4, 3)(dp.tensor(np.ones((1, 3, 5, 5))))
+
+
+def _conv_run(path, resume=None, epochs=4, stop_after=None):
+    from deltaprop.train import Callback
+
+    class Stop(Callback):
+        def on_epoch_end(self, run):
+            if stop_after is not None and run.epoch == stop_after:
+                raise RuntimeError("stopped")
+
+    dp.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.Dropout2d(0.3),
+                          nn.MaxPool2d(2), nn.Flatten(), nn.Linear(16, 3))
+    x = np.random.default_rng(0).standard_normal((24, 1, 4, 4)).astype(np.float32)
+    y = np.random.default_rng(1).integers(0, 3, 24)
+    opt = optim.Adam(model.parameters(), lr=0.01)
+    with contextlib.suppress(RuntimeError):  # the stop, as a crash would
+        dp.fit(model, x, y, loss=nn.CrossEntropyLoss(), optimizer=opt, epochs=epochs, batch_size=8, seed=0,
+               checkpoint=path, resume_from=resume, callbacks=[Stop()], progress=False)
+    return model
+
+
+def test_a_conv_net_with_batch_norm_and_dropout2d_resumes_bit_identically(tmp_path):
+    """Running statistics, num_batches_tracked and the dropout masks' random state are all checkpointed."""
+    whole = _conv_run(tmp_path / "a.npz")
+    _conv_run(tmp_path / "b.npz", stop_after=2)
+    resumed = _conv_run(tmp_path / "b.npz", resume=tmp_path / "b.npz")
+    for (name, a), b in zip(whole.state_dict().items(), resumed.state_dict().values(), strict=True):
+        assert a.dtype == b.dtype and np.array_equal(a, b), name
+    assert int(resumed[1].num_batches_tracked.item()) == 4 * 3
