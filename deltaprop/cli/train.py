@@ -67,8 +67,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "train",
         help="train a network (default: a classifier on the bundled 8x8 digits)",
-        description="Train a multilayer perceptron and save it. With no options: the bundled "
-        "digits, 256 ReLU hidden units, Adam, 30 epochs, standardized inputs.",
+        description="Train a multilayer perceptron (or, with --model cnn or lenet, a convolutional "
+        "net) and save it. With no options: the bundled digits, 256 ReLU hidden units, Adam, 30 epochs, "
+        "standardized inputs.",
     )
     source = p.add_mutually_exclusive_group()
     source.add_argument("--data", metavar="FILE.csv", help="a CSV file with a header line")

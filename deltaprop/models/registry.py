@@ -70,7 +70,8 @@ register_model("mlp", _mlp, ("hidden", "activation", "dropout"), _describe_mlp,
                "multilayer perceptron: --hidden layers of --activation units, optional --dropout")
 register_model("cnn", build_cnn, ("channels", "hidden", "activation", "dropout"), describe_cnn,
                "convolutional net for images: per --channels (default 32,64) a 3x3 conv, BatchNorm, "
-               "ReLU and 2x2 max-pool, then --hidden (128) dense units with --dropout (0.3)",
+               "2x2 max-pool and ReLU, then --hidden (128) dense units with --dropout (0.3); on "
+               "fashion-mnist 10 epochs of Adam with a cosine learning rate (see the README)",
                inputs="images")
 register_model("lenet", build_lenet, ("activation",), describe_lenet,
                "LeNet-5 for images of 12x12 pixels or more (conv 5x5 to 6 and 16 maps, 120-84 dense)",
