@@ -28,13 +28,16 @@ import copy
 import json
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from deltaprop import nn
 from deltaprop.errors import GradcheckError, ShapeError
 from deltaprop.tensor import Tensor, no_grad
+
+if TYPE_CHECKING:
+    from deltaprop.inspect.trace_conv import ConvTrace
 
 __all__ = ["LayerTrace", "Trace", "activation_derivative", "as_loss", "dense_layers", "trace"]
 
@@ -330,7 +333,8 @@ def _prepare(x: Any, y: Any, n_out: int) -> tuple[np.ndarray, np.ndarray, bool]:
     return x, y, single
 
 
-def trace(model: nn.Module, x: Any, y: Any, loss: Any = "squared_error", *, check: bool = True) -> Trace:
+def trace(model: nn.Module, x: Any, y: Any, loss: Any = "squared_error", *, check: bool = True
+          ) -> Trace | ConvTrace:
     """Forward and backward pass of ``model`` on (x, y), every intermediate value kept.
 
     ``x``: one example (n_in,) or a batch (N, n_in); ``y``: its target(s)

@@ -197,7 +197,7 @@ def _conv_weight_gradient(conv: nn.Conv2d, x: np.ndarray, delta: np.ndarray) -> 
         pads = [(0, 0), (0, 0)]
     else:
         pads = [(p, p) for p in conv.padding]
-    mode = _NUMPY_PAD.get(conv.padding_mode, "constant")
+    mode: Any = _NUMPY_PAD.get(conv.padding_mode, "constant")
     padded = np.pad(x, [(0, 0), (0, 0), *pads], mode=mode)
     ho, wo = delta.shape[2:]
     spans = (dh * (kh - 1) + 1, dw * (kw - 1) + 1)

@@ -44,6 +44,11 @@ def _dtype_of(module: Module) -> np.dtype:
 class _BatchNorm(Module):
     _ranks: tuple[int, ...] = ()
     _layout = ""
+    running_mean: Tensor | None
+    running_var: Tensor | None
+    num_batches_tracked: Tensor | None
+    weight: Parameter | None
+    bias: Parameter | None
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
                  affine: bool = True, track_running_stats: bool = True, dtype: Any = np.float32) -> None:
@@ -56,7 +61,7 @@ class _BatchNorm(Module):
             raise ValueError(f"{kind}: momentum must be in [0, 1] or None, got {momentum!r}")
         dtype = _float_dtype(dtype, kind)
         self.num_features, self.eps, self.momentum = int(num_features), eps, momentum
-        self.affine, self.track_running_stats = affine, track_running_stats
+        self.affine, self.track_running_stats = bool(affine), track_running_stats
         if affine:
             self.weight = Parameter(np.empty(num_features, dtype))
             self.bias = Parameter(np.empty(num_features, dtype))
@@ -75,14 +80,15 @@ class _BatchNorm(Module):
         self.reset_parameters()
 
     def reset_running_stats(self) -> None:
-        if self.track_running_stats:
-            init.zeros_(self.running_mean)
-            init.ones_(self.running_var)
-            self.num_batches_tracked.array[...] = 0
+        mean, var, count = self.running_mean, self.running_var, self.num_batches_tracked
+        if mean is not None and var is not None and count is not None:
+            init.zeros_(mean)
+            init.ones_(var)
+            count.array[...] = 0
 
     def reset_parameters(self) -> None:
         self.reset_running_stats()
-        if self.affine:
+        if self.weight is not None and self.bias is not None:
             init.ones_(self.weight)
             init.zeros_(self.bias)
 
@@ -91,7 +97,7 @@ class _BatchNorm(Module):
             raise ShapeError(f"{type(self).__name__}({self.num_features}): expected input {self._layout} "
                              f"with C = {self.num_features}, got shape {tuple(x.shape)}")
         factor = 0.0 if self.momentum is None else self.momentum
-        if self.training and self.track_running_stats:
+        if self.training and self.track_running_stats and self.num_batches_tracked is not None:
             self.num_batches_tracked.array += 1
             if self.momentum is None:  # cumulative moving average
                 factor = 1.0 / float(self.num_batches_tracked.array)
@@ -168,7 +174,8 @@ class GroupNorm(Module):
             raise ValueError(f"GroupNorm: num_channels ({num_channels}) must be divisible by num_groups "
                              f"({num_groups})")
         dtype = _float_dtype(dtype, "GroupNorm")
-        self.num_groups, self.num_channels, self.eps, self.affine = num_groups, num_channels, eps, affine
+        self.num_groups, self.num_channels, self.eps = num_groups, num_channels, eps
+        self.affine = bool(affine)
         if affine:
             self.weight = init.ones_(Parameter(np.empty(num_channels, dtype)))
             self.bias = init.zeros_(Parameter(np.empty(num_channels, dtype)))

@@ -234,7 +234,7 @@ def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> T
 def _lift(value: Any, n: int, name: str, op: str, fill: int, minimum: int) -> tuple[int, int]:
     """A 1-D argument as its 2-D twin (height first), e.g. stride 2 -> (1, 2)."""
     values = ntuple(value, n, name, op, minimum)
-    return values if n == 2 else (fill, values[0])
+    return (values[0], values[1]) if n == 2 else (fill, values[0])
 
 
 def _convolution(x, weight, bias, stride, padding, dilation, groups, n: int, op: str) -> Tensor:

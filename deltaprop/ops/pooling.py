@@ -268,11 +268,11 @@ def _adaptive_sizes(x: Tensor, n: int, output_size: Any, op: str) -> tuple[_Pool
         raise ValueError(f"{op}: output_size must be a whole number or a tuple of {n}, got {output_size!r}")
     check_rank(x, (n + 1, n + 2), op, "(N, C, H, W)" if n == 2 else "(N, C, L)")
     in_hw = x.shape[-n:]
-    sizes = tuple(int(i if s is None else s) for s, i in zip(sizes, in_hw, strict=True))
-    if any(s < 1 for s in sizes):
+    wanted = [int(i if s is None else s) for s, i in zip(sizes, in_hw, strict=True)]
+    if min(wanted) < 1:
         raise ValueError(f"{op}: output_size must be >= 1, got {output_size!r}")
     pool = _Pool(x, n, 1, 1, 0, 1, False, op)
-    return pool, sizes if n == 2 else (1, sizes[0])
+    return pool, (wanted[0], wanted[1]) if n == 2 else (1, wanted[0])
 
 
 def _bounds(size: int, out: int) -> list[tuple[int, int]]:

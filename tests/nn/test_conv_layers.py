@@ -294,3 +294,16 @@ def test_a_conv_net_with_batch_norm_and_dropout2d_resumes_bit_identically(tmp_pa
     for (name, a), b in zip(whole.state_dict().items(), resumed.state_dict().values(), strict=True):
         assert a.dtype == b.dtype and np.array_equal(a, b), name
     assert int(resumed[1].num_batches_tracked.item()) == 4 * 3
+
+
+def test_normalization_keeps_pytorchs_affine_flag_and_stays_out_of_the_curvature_code():
+    """``bn.affine`` is PyTorch's bool; K-FAC asks ``affine_parameters()``, which BatchNorm answers None."""
+    for layer in (nn.BatchNorm2d(3), nn.GroupNorm(1, 3)):
+        assert layer.affine is True and layer.affine_parameters() is None
+    plain = nn.BatchNorm2d(3, affine=False)
+    assert plain.affine is False and plain.get_config()["affine"] is False
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.Flatten(), nn.Linear(8, 2))
+    opt = optim.NaturalGradient(list(model[3].parameters()) + list(model[1].parameters()), fisher="kfac")
+    x, y = np.random.default_rng(0).standard_normal((4, 1, 4, 4)).astype(np.float32), np.array([0, 1, 0, 1])
+    with pytest.raises(TypeError, match=r"'1' \(BatchNorm2d\) is not the weight or bias of an affine layer"):
+        opt.train_step(model, nn.CrossEntropyLoss(), x, y)
