@@ -10,7 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["engine_overhead", "mlp_throughput", "fashion_mnist", "second_order", "gradient_cost"]
+ORDER = ["engine_overhead", "mlp_throughput", "fashion_mnist", "cnn_throughput", "fashion_mnist_cnn",
+         "second_order", "gradient_cost"]
 
 
 def main() -> None:

@@ -347,6 +347,9 @@ class _Namespace(types.ModuleType):
     ndarray = StandinArray
     random = types.SimpleNamespace(RandomState=RandomState)
     special = types.SimpleNamespace(erf=_erf)
+    # strided views (the image ops' sliding windows), as cupy.lib.stride_tricks has them
+    lib = types.SimpleNamespace(stride_tricks=types.SimpleNamespace(
+        as_strided=_function(np.lib.stride_tricks.as_strided)))
 
     def asarray(self, obj: Any, dtype: Any = None) -> StandinArray:
         """The array on the stand-in device: a stand-in array as it is, host data copied over."""

@@ -9,8 +9,6 @@ from pathlib import Path
 
 import pytest
 
-import deltaprop
-
 HERE = Path(__file__).resolve().parents[1] / "examples" / "ported"
 # each pair and the (small) arguments its comparison runs with
 PAIRS = {
@@ -57,7 +55,5 @@ def test_the_two_copies_differ_only_in_their_import_lines(name):
 def test_pytorch_and_deltaprop_reach_the_same_loss(name):
     pytest.importorskip("torch")
     theirs = _final_loss(HERE / f"{name}_torch.py", PAIRS[name])
-    if name == "mnist_cnn" and not hasattr(deltaprop.nn, "Conv2d"):
-        pytest.skip("nn.Conv2d and F.max_pool2d come with the convolution layers (branch f-conv), not merged")
     ours = _final_loss(HERE / f"{name}_deltaprop.py", PAIRS[name])
     assert ours == pytest.approx(theirs, rel=1e-4)

@@ -123,7 +123,7 @@ def _prepare(args: argparse.Namespace):
         hidden=args.hidden or preset["hidden"], activation=args.activation, loss=None,
         optimizer=args.optimizer, lr=args.lr, momentum=None, epochs=args.epochs or preset["epochs"],
         batch_size=args.batch_size or preset["batch_size"], val_split=0.1, test_split=None, patience=None,
-        weight_decay=None, dropout=None, seed=args.seed, rule="backprop",
+        weight_decay=None, dropout=None, seed=args.seed, rule="backprop", model="mlp",
     )
     data = train_cli.load_data(options)
     deltaprop.manual_seed(args.seed)

@@ -9,6 +9,7 @@ import argparse
 
 import numpy as np
 
+from deltaprop.cli import images
 from deltaprop.cli.common import (
     CLIError,
     add_csv_options,
@@ -42,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
     delimiter = parse_delimiter(args.delimiter)
     table = read_table(args.data, args.target, delimiter=delimiter, encoding=args.encoding)
     X, y = select_features(table.X, table.feature_names, model, info, args.data), table.y
+    X = images.rows_to_model_input(X, info, args.data)
     outputs = run_model(model, X, args.model)
     if info.task == "classify":
         class_names = info.class_names or [str(i) for i in range(outputs.shape[1])]

@@ -166,12 +166,18 @@ def _load_info(path: Path) -> ModelInfo:
 
 
 def input_features(model: Any) -> int | None:
-    """How many input columns the network expects (the first Linear layer's in_features)."""
+    """How many input columns the network expects: the in_features of its first layer, if that is a Linear.
+
+    None when the first layer with weights is another kind (a convolution
+    takes images of any size; model.json's input_shape says which).
+    """
     from deltaprop.nn import Linear
 
     for module in model.modules():
         if isinstance(module, Linear):
             return module.in_features
+        if module._parameters.get("weight") is not None:
+            return None
     return None
 
 

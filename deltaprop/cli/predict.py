@@ -12,6 +12,7 @@ import sys
 
 import numpy as np
 
+from deltaprop.cli import images
 from deltaprop.cli.common import add_csv_options, parse_delimiter, read_table, say
 from deltaprop.cli.modelfile import class_probabilities, load_model, run_model, select_features
 from deltaprop.cli.output import write_text_file
@@ -25,7 +26,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "when the CSV has the training column names (extra columns such as the label are ignored).",
     )
     p.add_argument("model", metavar="MODEL", help="model.npz written by 'deltaprop train'")
-    p.add_argument("--data", required=True, metavar="FILE.csv", help="rows to predict (CSV with a header)")
+    p.add_argument("--data", required=True, metavar="FILE",
+                   help="rows to predict (CSV with a header), or images: an IDX file or a .npy array")
     p.add_argument("--out", metavar="FILE.csv", help="where to write predictions (default: stdout)")
     add_csv_options(p)
     p.set_defaults(command=run)
@@ -49,11 +51,15 @@ def predictions_table(model, info, X: np.ndarray, source: str) -> tuple[list[str
 
 def run(args: argparse.Namespace) -> int:
     model, info = load_model(args.model)
-    # the CSV the model was trained on may be passed as it is: its label column is skipped
-    label = info.target_name if info.target_name not in info.feature_names else None
-    table = read_table(args.data, label, delimiter=parse_delimiter(args.delimiter), encoding=args.encoding,
-                       target_optional=True)
-    X = select_features(table.X, table.feature_names, model, info, args.data)
+    if images.is_image_file(args.data):
+        X = images.read_images(args.data, model, info)
+    else:
+        # the CSV the model was trained on may be passed as it is: its label column is skipped
+        label = info.target_name if info.target_name not in info.feature_names else None
+        table = read_table(args.data, label, delimiter=parse_delimiter(args.delimiter),
+                           encoding=args.encoding, target_optional=True)
+        X = select_features(table.X, table.feature_names, model, info, args.data)
+        X = images.rows_to_model_input(X, info, args.data)
     header, rows = predictions_table(model, info, X, args.model)
     if args.out:
         write_text_file(args.out, lambda f: csv.writer(f).writerows([header, *rows]))

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from deltaprop.cli import sequence
+from deltaprop.cli import images, sequence
 from deltaprop.cli.common import (
     LAST_COLUMN,
     CLIError,
@@ -69,8 +69,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "train",
         help="train a network (default: a classifier on the bundled 8x8 digits)",
-        description="Train a multilayer perceptron and save it. With no options: the bundled "
-        "digits, 256 ReLU hidden units, Adam, 30 epochs, standardized inputs.",
+        description="Train a multilayer perceptron (or, with --model cnn or lenet, a convolutional "
+        "net) and save it. With no options: the bundled digits, 256 ReLU hidden units, Adam, 30 epochs, "
+        "standardized inputs.",
     )
     source = p.add_mutually_exclusive_group()
     source.add_argument("--data", metavar="FILE.csv", help="a CSV file with a header line (or FILE.txt: "
@@ -104,6 +105,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--weight-decay", type=float, metavar="L2", help="L2 penalty on the weights (default 0)")
     p.add_argument("--dropout", type=float, metavar="P",
                    help="drop each hidden unit with probability P while training (default 0)")
+    images.add_options(p)
     p.add_argument("--diagnose", action="store_true",
                    help="watch the gradient flow: per-layer gradient norms, dead ReLUs, saturated "
                    "sigmoid/tanh units, vanishing or exploding gradients (recorded in history.json)")
@@ -157,6 +159,7 @@ def choose_settings(args: argparse.Namespace, preset_name: str, task: str, n_tra
 
     preset = PRESETS.get(preset_name.split("-")[0] if preset_name.startswith("parity-") else preset_name,
                          PRESETS["default"])
+    preset = images.adjust_preset(args, preset_name, preset)  # the image models' own defaults
     pick = lambda name: getattr(args, name) if getattr(args, name) is not None else preset[name]  # noqa: E731
 
     activation = check_choice("--activation", pick("activation"), ACTIVATIONS)
@@ -213,7 +216,7 @@ def choose_settings(args: argparse.Namespace, preset_name: str, task: str, n_tra
         hidden=parse_hidden(pick("hidden")), activation=activation, loss=loss, optimizer=optimizer,
         lr=lr, momentum=momentum, epochs=epochs, batch_size=batch_size, val_split=pick("val_split"),
         test_split=pick("test_split"), seed=args.seed, task=task, patience=patience,
-        weight_decay=weight_decay or None, dropout=dropout or None,
+        weight_decay=weight_decay or None, dropout=dropout or None, extra=images.extra_settings(args, preset),
         rule=check_rule(getattr(args, "rule", None) or "backprop", optimizer),
     )
 
@@ -319,15 +322,22 @@ def split(data: Data, s: Settings, quiet: bool = False):
 
 # ---------------------------------------------------------------------------- model and optimizer
 
-def build_network(model_name: str, n_in: int, n_out: int, s: Settings):
-    """(network, what its outputs mean) from the model registry, with the settings the model takes."""
+def build_network(model_name: str, n_in: int | tuple[int, ...], n_out: int, s: Settings):
+    """(network, what its outputs mean) from the model registry, with the settings the model takes.
+
+    ``n_in``: the width of a row, or the shape of one example (an image's (C, H, W)).
+    """
     from deltaprop.models import MODELS, build_model
 
     entry = MODELS[model_name]
-    given = {"hidden": s.hidden, "activation": s.activation, "dropout": s.dropout or 0.0}
+    shape = tuple(n_in) if isinstance(n_in, tuple) else (n_in,)
+    given = {"hidden": s.hidden, "activation": s.activation, "dropout": s.dropout or 0.0, **s.extra}
     options = {name: value for name, value in given.items() if name in entry.options}
-    network, output = build_model(model_name, (n_in,), n_out, task=s.task, loss=s.loss, **options)
-    return network, output, entry.describe((n_in,), n_out, **options)
+    try:
+        network, output = build_model(model_name, shape, n_out, task=s.task, loss=s.loss, **options)
+    except ValueError as exc:  # a model that cannot take this data (LeNet on 8x8 images)
+        raise CLIError(one_line(exc)) from None
+    return network, output, entry.describe(shape, n_out, **options)
 
 
 def make_optimizer(model, s: Settings):
@@ -415,9 +425,12 @@ def run(args: argparse.Namespace) -> int:
     s = choose_settings(args, data.name if not args.data else "default", data.task, len(data.X))
     X_train, X_test, y_train, y_test = split(data, s, quiet)
     n_classes = len(data.class_names) if data.task == "classify" else None
-    prepared = standardize(X_train, y_train, s, n_classes)
+    layout = images.layout_for(model_name, data.name, X_train.shape[1], args)  # None: rows, not images
+    prepared = (standardize(X_train, y_train, s, n_classes) if layout is None
+                else images.prepare(X_train, y_train, s, n_classes, layout))
     with RunFolder(args.out) if lead else contextlib.nullcontext() as folder:  # checks --out before training
-        model, output, net = build_network(model_name, X_train.shape[1], prepared.n_out, s)
+        model, output, net = build_network(model_name, layout.shape if layout else X_train.shape[1],
+                                           prepared.n_out, s)
         optimizer = make_optimizer(model, s)
         say(describe_data(data, X_train, X_test, s, prepared.n_out, n_classes), quiet=quiet)
         say(describe_training(net, s, optimizer), quiet=quiet)
@@ -431,14 +444,18 @@ def run(args: argparse.Namespace) -> int:
         if not quiet:
             print_alignment(history.history, s.rule)
 
-        fold_scaling(model, prepared.x_affine, prepared.y_affine)
+        if layout is None:
+            fold_scaling(model, prepared.x_affine, prepared.y_affine)
+        else:
+            images.fold(model, prepared)
         model.eval()
         summary = {"dataset": data.name, "task": s.task, "network": net, "seconds": round(seconds, 3),
                    "settings": {k: v for k, v in vars(s).items() if k != "extra"},
                    "train_rows": len(X_train), "test_rows": len(X_test)}
-        summary.update(score_test_set(model, output, X_test, y_test, s, data.class_names, seconds, quiet))
+        summary.update(score_test_set(model, output, images.as_images(X_test, layout), y_test, s,
+                                      data.class_names, seconds, quiet))
         info = ModelInfo(task=s.task, feature_names=data.feature_names, class_names=data.class_names,
-                         target_name=data.target_name, output=output)
+                         target_name=data.target_name, output=output, extra=images.model_extra(layout))
         try:
             written, plot_note = write_run(folder.path, model, info, history, summary)
         except OSError as exc:  # a full disk mid-write: name the destination, not the staging folder
@@ -466,6 +483,7 @@ def describe_training(net: str, s: Settings, optimizer) -> str:
             + (f", validation {s.val_split:g}" if s.val_split else "")
             + (f", early stopping patience {s.patience}" if s.patience else "")
             + (f", weight decay {s.weight_decay:g}" if s.weight_decay else "")
+            + (f", lr schedule {s.extra['lr_schedule']}" if s.extra.get("lr_schedule") else "")
             + (f", dropout {s.dropout:g}" if s.dropout else "")
             + (f", rule {s.rule}" if s.rule != "backprop" else ""))
 
@@ -494,6 +512,7 @@ def train(model, optimizer, loss_fn, prepared: Prepared, s: Settings, args: argp
             model, prepared.X, prepared.y, loss=loss_fn, optimizer=optimizer, epochs=s.epochs,
             batch_size=s.batch_size, validation_split=s.val_split, metrics=metrics, callbacks=callbacks,
             progress=show_bar, seed=s.seed, early_stopping=s.patience, rule=make_rule(s.rule),
+            scheduler=images.scheduler(optimizer, s),
         )
     except (ValueError, TypeError) as exc:
         if started:  # raised during training: not about the settings, so not the user's to fix

@@ -1,14 +1,17 @@
 """`GradientFlow`: a `fit` callback that watches gradients flow back through the layers.
 
-Per layer with a weight (Linear, and any other layer that owns a ``weight``
-Parameter; for recurrent layers each recurrent weight ``weight_hh_l{k}``, as
-``<layer>.weight_hh_l{k}``) and per epoch it records in the History:
+Per layer with a weight (Linear, Conv1d/Conv2d, BatchNorm/LayerNorm/GroupNorm,
+any other layer that owns a ``weight`` Parameter; for recurrent layers each
+recurrent weight ``weight_hh_l{k}``, as ``<layer>.weight_hh_l{k}``) and per
+epoch it records in the History:
 
 - ``grad_norm/<layer>``: the mean over the epoch's batches of ||dC/dW||;
 - ``update_ratio/<layer>``: ||W_after - W_before|| / ||W_before|| of one step, mean over batches
   (about 1e-3 is healthy; far below, the layer barely learns; near 1, it thrashes);
 - ``dead_relu/<layer>``: the fraction of ReLU units that output 0 for every example of the
-  last batch (they get no gradient, ever, unless the inputs change);
+  last batch (they get no gradient, ever, unless the inputs change); for feature maps
+  (after a convolution or a BatchNorm2d) a unit is a channel, dead when it is 0 at every
+  pixel, since one filter serves all the pixels;
 - ``saturated/<layer>``: the fraction of sigmoid/tanh outputs in the flat tails (sigmoid
   a(1 - a) < 0.01, tanh |a| > 0.99), where f'(z) ~ 0: the literature's "network paralysis";
   both measured on the activation that follows the layer, seen by a forward hook while the
@@ -215,6 +218,10 @@ class _Watched:
 def _activation_health(act: Any, output: Tensor) -> tuple[str, float]:
     values = np.asarray(output.array, dtype=np.float64).reshape(output.shape[0] if output.ndim > 1 else 1, -1)
     if isinstance(act, nn.ReLU):
+        if output.ndim > 2:  # feature maps (N, C, ...): a unit is a channel, dead at every pixel
+            maps = np.moveaxis(np.asarray(output.array, dtype=np.float64), 1, 0)
+            per_channel = maps.reshape(output.shape[1], -1)
+            return "dead_relu", float(np.mean(np.all(per_channel <= 0, axis=1)))
         return "dead_relu", float(np.mean(np.all(values <= 0, axis=0)))
     if isinstance(act, nn.Sigmoid):
         return "saturated", float(np.mean(values * (1 - values) < 0.01))

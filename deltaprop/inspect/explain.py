@@ -9,7 +9,8 @@ backward), not typed in.
 
 ``--network 2,3,1`` walks a small multi-layer net in matrix form instead;
 ``--steps N`` repeats N updates and shows the error falling; ``--cost``
-prints the backprop-versus-naive cost table of `gradient_cost`.
+prints the backprop-versus-naive cost table of `gradient_cost`; ``--conv``
+walks one convolution (`deltaprop.inspect.explain_conv`).
 """
 
 from __future__ import annotations
@@ -61,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--time-steps", type=int, default=4, help="steps of the --bptt walk-through (default 4)")
     p.add_argument("--plot", metavar="FILE.png",
                    help="with --bptt: also plot ||dL/dh_t|| against t for a tanh RNN, an LSTM and a GRU")
+    p.add_argument("--conv", action="store_true",
+                   help="walk one convolution (4x4 input, 2x2 kernel) through forward and backward by hand")
+    p.add_argument("--stride", type=int, default=1, help="--conv: the convolution's stride, 1 or 2")
     return p
 
 
@@ -249,6 +253,11 @@ def main(argv: list[str] | None = None) -> int:
             from deltaprop.inspect.cost import gradient_cost
 
             print(gradient_cost())
+            return 0
+        if args.conv:
+            from deltaprop.inspect.explain_conv import explain_convolution
+
+            explain_convolution(stride=args.stride, seed=args.seed)
             return 0
         x = _floats(args.inputs, "inputs")
         t = _floats(args.target, "target")

@@ -189,3 +189,9 @@ def plot_error_surface(
     ax.set_title("contours: a trough, not a bowl")
     ax.set_aspect("equal")
     return _finish(fig, path)
+
+
+# Convolutional nets: filters and feature maps (deltaprop.inspect.conv_plots).
+from deltaprop.inspect.conv_plots import plot_feature_maps, plot_filters  # noqa: E402
+
+__all__ += ["plot_feature_maps", "plot_filters"]

@@ -28,13 +28,16 @@ import copy
 import json
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from deltaprop import nn
 from deltaprop.errors import GradcheckError, ShapeError
 from deltaprop.tensor import Tensor, no_grad
+
+if TYPE_CHECKING:
+    from deltaprop.inspect.trace_conv import ConvTrace
 
 __all__ = ["LayerTrace", "Trace", "activation_derivative", "as_loss", "dense_layers", "trace"]
 
@@ -330,15 +333,22 @@ def _prepare(x: Any, y: Any, n_out: int) -> tuple[np.ndarray, np.ndarray, bool]:
     return x, y, single
 
 
-def trace(model: nn.Module, x: Any, y: Any, loss: Any = "squared_error", *, check: bool = True) -> Trace:
+def trace(model: nn.Module, x: Any, y: Any, loss: Any = "squared_error", *, check: bool = True
+          ) -> Trace | ConvTrace:
     """Forward and backward pass of ``model`` on (x, y), every intermediate value kept.
 
     ``x``: one example (n_in,) or a batch (N, n_in); ``y``: its target(s)
     (class labels for the class losses). ``loss``: a loss module or name.
     With ``check=True`` (default) the gradients are compared with the
     engine's backward and a disagreement raises `GradcheckError`. The model
-    itself is not modified (no .grad is touched).
+    itself is not modified (no .grad is touched). A model with convolution,
+    pooling or normalization layers gets the layer-by-layer `ConvTrace` of
+    `deltaprop.inspect.trace_conv` instead (x then a batch of images).
     """
+    from deltaprop.inspect.trace_conv import trace_network, uses_image_layers
+
+    if uses_image_layers(model):  # convolutions, pooling, normalization: the layer-by-layer trace
+        return trace_network(model, x, y, loss, check=check)
     loss_fn = as_loss(loss)
     blocks = dense_layers(model)
     x64, y64, single = _prepare(x, y, blocks[-1][1].out_features)

@@ -7,6 +7,7 @@ behaves like a model trained by the other:
 - `registry`: `MODELS` maps an architecture name ('mlp', later 'cnn', 'lstm'...)
   to a builder; `build_model` adds the output layer the loss expects.
 - `mlp`: `build_mlp`, the multilayer perceptron.
+- `cnn`: `build_cnn` (deltaprop's image classifier) and `build_lenet` (LeNet-5).
 - `heads`: `output_layer`, the last layer a loss wants and what outputs mean.
 - `scaling`: folding input/target standardization into the first/last Linear.
 - `optimizers`: `make_optimizer` from settings, default learning rates, and a
@@ -17,6 +18,7 @@ It sits above `nn` and `optim` and below the front doors; it never imports them.
 """
 
 from deltaprop.models import recurrent  # registers 'rnn', 'lstm' and 'gru' in MODELS
+from deltaprop.models.cnn import build_cnn, build_lenet
 from deltaprop.models.defaults import LOSSES_FOR_TASK, default_epochs, default_loss, uses_class_indices
 from deltaprop.models.heads import output_layer
 from deltaprop.models.mlp import build_mlp, describe_mlp
@@ -37,6 +39,8 @@ __all__ = [
     "MODELS",
     "ModelEntry",
     "affine_of",
+    "build_cnn",
+    "build_lenet",
     "build_mlp",
     "build_model",
     "check_fits_in_memory",

@@ -211,3 +211,10 @@ def _reduced(per: Tensor, reduction: str, op: str) -> Tensor:
     if reduction == "none":
         return per
     raise ValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+# Convolution, pooling, normalization, padding and resizing (deltaprop.nn.functional_conv).
+from deltaprop.nn.functional_conv import *  # noqa: E402, F403
+from deltaprop.nn.functional_conv import __all__ as _conv_names  # noqa: E402
+
+__all__ += _conv_names

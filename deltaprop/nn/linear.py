@@ -59,7 +59,7 @@ class Linear(Module):
             f"features per example; pass shape (batch, {self.in_features}), e.g. x.reshape(1, -1)"
         )
 
-    def affine(self) -> tuple[Parameter, Parameter | None]:
+    def affine_parameters(self) -> tuple[Parameter, Parameter | None]:
         return self.weight, self.bias
 
     def extra_repr(self) -> str:

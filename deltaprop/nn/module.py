@@ -228,11 +228,13 @@ class Module:
         object.__setattr__(self, "_has_hooks", has)
 
     # ------------------------------------------------------------------ structure (for curvature code)
-    def affine(self) -> tuple[Parameter, Parameter | None] | None:
+    def affine_parameters(self) -> tuple[Parameter, Parameter | None] | None:
         """``(weight, bias)`` if this layer computes ``x @ weight.T + bias`` on the last axis, else None.
 
         Second-order optimizers and K-FAC ask layers this instead of checking
-        their class, so they work for any layer that says it is affine.
+        their class, so they work for any layer that says it is affine. (Not
+        named ``affine``: PyTorch's BatchNorm and GroupNorm keep a bool of
+        that name, and ported code reads it.)
         """
         return None
 

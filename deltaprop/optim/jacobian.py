@@ -23,7 +23,7 @@ unit* (K of them), never one per example. Three routes, fastest first:
 This file sits below `nn` in the house, so it never checks layer classes: it
 asks each module the structural questions of `deltaprop.nn.Module`:
 ``module.chain()`` (its sub-modules in order, if forward is their
-composition), ``module.affine()`` (``(weight, bias)`` if it computes
+composition), ``module.affine_parameters()`` (``(weight, bias)`` if it computes
 ``x @ weight.T + bias``) and ``module.elementwise`` (it maps each element on
 its own). A new layer that answers them gets the fast routes for free.
 
@@ -133,7 +133,7 @@ def output_jacobian(output: Tensor, params: Sequence[Tensor]) -> np.ndarray:
 def dense_chain(model: Module) -> list[Module] | None:
     """The layers of ``model`` if it is a chain of affine layers and elementwise activations, else None."""
     layers = model.chain() or [model]
-    if all(layer.affine() is not None or layer.elementwise for layer in layers):
+    if all(layer.affine_parameters() is not None or layer.elementwise for layer in layers):
         return layers
     return None
 
@@ -156,7 +156,7 @@ def _jacobian_dense_chain(
     # Forward, keeping each Linear's input and each activation's slope.
     trail: list[tuple[str, Any, np.ndarray]] = []  # ('affine', (W, b), input) | ('act', layer, slope)
     for layer in layers:
-        affine = layer.affine()
+        affine = layer.affine_parameters()
         if affine is not None:
             weight, bias = affine
             trail.append(("affine", affine, a))
@@ -194,7 +194,7 @@ def _place(J: np.ndarray, table: dict, p: Tensor, block: np.ndarray) -> None:
 def _all_params_affine(model: Module, params: Sequence[Tensor]) -> bool:
     owned = set()
     for module in model.modules():
-        affine = module.affine()
+        affine = module.affine_parameters()
         if affine is not None:
             owned.update(id(p) for p in affine if p is not None)
     return all(id(p) in owned for p in params)
@@ -216,7 +216,7 @@ def capture_affine(model: Module):
         output.retain_grad()
         calls.append((module, x.array if isinstance(x, Tensor) else np.asarray(x), output))
 
-    handles = [m.register_forward_hook(record) for m in model.modules() if m.affine() is not None]
+    handles = [m.register_forward_hook(record) for m in model.modules() if m.affine_parameters() is not None]
     try:
         yield calls
     finally:
@@ -257,7 +257,7 @@ def _jacobian_by_output_unit(
             seed2[:, unit] = 0
             for layer, a, z in calls:
                 delta = np.zeros(z.array.shape, z.array.dtype) if z.grad_array is None else z.grad_array
-                weight, bias = layer.affine()
+                weight, bias = layer.affine_parameters()
                 block = (delta[:, :, None] * a[:, None, :]).reshape(n, -1)
                 _place(J[:, unit], table, weight, block)
                 if bias is not None:

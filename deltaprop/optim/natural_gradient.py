@@ -120,7 +120,7 @@ class NaturalGradient(Optimizer):
         owner: dict[int, Any] = {}
         kinds: dict[int, str] = {}
         for name, module in model.named_modules():
-            affine = module.affine()
+            affine = module.affine_parameters()
             label = f"'{name}' ({type(module).__name__})" if name else type(module).__name__
             for p in module._parameters.values():
                 if p is not None:
@@ -147,8 +147,9 @@ class NaturalGradient(Optimizer):
             layer = layers[id(p)]
             ins, deltas = seen.get(id(layer), ([], []))
             per = np.zeros((n, p.array.size))
+            is_weight = p is layer.affine_parameters()[0]
             for a, d in zip(ins, deltas, strict=True):
-                per += (d[:, :, None] * a[:, None, :]).reshape(n, -1) if p is layer.affine()[0] else d
+                per += (d[:, :, None] * a[:, None, :]).reshape(n, -1) if is_weight else d
             blocks.append(per)
         if not blocks:
             return
@@ -167,10 +168,10 @@ class NaturalGradient(Optimizer):
         done = set()
         for p in group["params"]:
             layer = layers[id(p)]
-            if id(layer) in done or id(layer) not in seen or layer.affine()[0].grad_array is None:
+            if id(layer) in done or id(layer) not in seen or layer.affine_parameters()[0].grad_array is None:
                 continue
             done.add(id(layer))
-            weight, bias = layer.affine()
+            weight, bias = layer.affine_parameters()
             ins, deltas = seen[id(layer)]
             a = np.concatenate(ins)
             d = np.concatenate(deltas)

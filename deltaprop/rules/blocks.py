@@ -6,7 +6,7 @@ structural questions of `deltaprop.nn.Module` instead of checking classes:
 
 - ``module.chain()``: the sub-modules in order, when forward is their
   composition (``nn.Sequential``; nested ones are opened too);
-- ``module.affine()``: ``(weight, bias)`` when the layer computes
+- ``module.affine_parameters()``: ``(weight, bias)`` when the layer computes
   ``x @ weight.T + bias`` on its last axis (``nn.Linear``).
 
 A block is one affine layer followed by every parameter-free module up to the
@@ -89,7 +89,7 @@ def split_blocks(model: Any, rule: str) -> Network:
     head: list[Any] = []
     blocks: list[Block] = []
     for name, module in _leaves(model, "", rule):
-        pair = module.affine()
+        pair = module.affine_parameters()
         if pair is not None:
             weight, bias = pair
             blocks.append(Block(name or type(module).__name__, module, weight, bias))
@@ -114,7 +114,7 @@ def split_blocks(model: Any, rule: str) -> Network:
 
 def _leaves(module: Any, name: str, rule: str) -> Iterator[tuple[str, Any]]:
     """The non-container modules of a chain in forward order, with their dotted names."""
-    if module.affine() is not None:
+    if module.affine_parameters() is not None:
         yield name, module
         return
     parts = module.chain()

@@ -340,7 +340,8 @@ def _float_dtype(dtype: Any) -> np.dtype | None:
 
 def _linear_layers(model: Any) -> list[Any]:
     """The network's affine layers in order (the layers coefs_ and intercepts_ describe)."""
-    return [m for m in model.modules() if next(m.children(), None) is None and m.affine() is not None]
+    leaves = (m for m in model.modules() if next(m.children(), None) is None)
+    return [m for m in leaves if m.affine_parameters() is not None]
 
 
 __all__ = ["MLPClassifier", "MLPRegressor"]

@@ -30,11 +30,12 @@ def batch(seed=1):
 
 def weights(net):
     """[(W, b), ...] of the affine layers, as NumPy copies."""
-    return [(m.weight.array.copy(), m.bias.array.copy()) for m in net if m.affine() is not None]
+    return [(m.weight.array.copy(), m.bias.array.copy()) for m in net if m.affine_parameters() is not None]
 
 
 def grads(net):
-    return [(m.weight.grad_array.copy(), m.bias.grad_array.copy()) for m in net if m.affine() is not None]
+    affine = [m for m in net if m.affine_parameters() is not None]
+    return [(m.weight.grad_array.copy(), m.bias.grad_array.copy()) for m in affine]
 
 
 def one_hot(y, k=N_OUT):
