@@ -279,7 +279,9 @@ def _vjp(root: Tensor, seed: Any, wrt: list[Tensor], start: int) -> list[Any]:
         g = pending.pop(node._seq)
         parents = tuple(p if p is not None and (id(p) in wanted or _inside(p, start)) else None
                         for p in node._parents)
-        for parent, pg in zip(parents, node._backward(g, node._saved, parents), strict=False):
+        backward, saved = node._backward, node._saved
+        assert backward is not None and saved is not None, "only nodes recorded inside f, never freed"
+        for parent, pg in zip(parents, backward(g, saved, parents), strict=False):
             if parent is None or pg is None:
                 continue
             if id(parent) in wanted:

@@ -24,12 +24,14 @@ autograd honest instead of silently wrong:
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deltaprop.errors import GraphError
 
-# the module, not the function `deltaprop.tensor` that the package exports under the same name
-engine = importlib.import_module("deltaprop.tensor")
+if TYPE_CHECKING:
+    import deltaprop.tensor as engine
+else:  # the module, not the function `deltaprop.tensor` that the package exports under the same name
+    engine = importlib.import_module("deltaprop.tensor")
 
 _SYMBOLS = {"add": "+", "subtract": "-", "multiply": "*", "true_divide": "/", "floor_divide": "//",
             "remainder": "%", "power": "**"}

@@ -51,13 +51,14 @@ class _GradMode:
 
     __slots__ = ("_previous",)
     _mode = False
+    _previous: bool  # the mode to restore on exit
 
     def __new__(cls, func: Callable | None = None):  # type: ignore[misc]
         self = super().__new__(cls)
         return self if func is None else self(func)
 
     def __init__(self, func: Callable | None = None) -> None:
-        self._previous = None
+        self._previous = _grad_enabled
 
     def __enter__(self) -> None:
         global _grad_enabled
@@ -112,7 +113,7 @@ class inference_mode(_GradMode):  # noqa: N801
         return object.__new__(cls)
 
     def __init__(self, mode: Any = True) -> None:
-        self._previous = None
+        self._previous = _grad_enabled
         self._mode = not bool(mode)
 
     def _again(self) -> _GradMode:
@@ -197,6 +198,24 @@ class Tensor(TensorMethods):
         "__weakref__",
     )
     __array_priority__ = 1000  # so ndarray <op> Tensor defers to Tensor's reflected op
+
+    # What each slot holds (annotations only; NumPy/CuPy arrays are typed loosely on purpose).
+    array: Any
+    grad_array: Any
+    _grad_tensor: Tensor | None
+    requires_grad: bool
+    _parents: tuple[Tensor | None, ...]  # None where an input needs no gradient
+    _backward: BackwardFn | None
+    _saved: tuple | None  # None once backward has freed the graph
+    _op: str | None
+    _retains_grad: bool
+    _hooks: dict[str, dict[int, Callable]] | None
+    _grad_slot: Any
+    _seq: int  # the three below are set only on recorded nodes (see make_result)
+    _inputs: tuple[Tensor, ...] | None
+    _born: int
+    _version: int
+    name: str | None
 
     def __init__(self, data: Any, dtype: Any = None, requires_grad: bool = False) -> None:
         array = _as_array(data, dtype)
@@ -855,7 +874,7 @@ def _tensor_with_hooks_died(hooks: dict[str, dict]) -> None:
 _collecting_walks = 0
 
 
-def _backpropagate(root: Tensor, seed: Any, retain_graph: bool, leaves: Any = None) -> None:
+def _backpropagate(root: Tensor, seed: Any, retain_graph: bool, leaves: Any = None) -> None:  # noqa: C901 - the hot loop of every training step: a call per node costs measurable time
     """The reverse sweep: each node's backward runs once, after every node that uses it.
 
     Every recorded node carries a sequence number, larger than its inputs'
@@ -901,7 +920,7 @@ def _backpropagate(root: Tensor, seed: Any, retain_graph: bool, leaves: Any = No
         if node._born != _modifications:  # something was changed in place since this op ran
             _check_inputs_unchanged(node)
         parents = node._parents
-        parent_grads = node._backward(g, saved, parents)
+        parent_grads = node._backward(g, saved, parents)  # type: ignore[misc]  # a recorded node: not None
         if not retain_graph:
             node._saved = node._inputs = None
         found = None  # the first node this step discovered: next, without a heap, if it is alone
@@ -980,7 +999,9 @@ class _LeafGradients:
 
 def _run_grad_hooks(node: Tensor, g: Any) -> Any:
     """Apply ``register_hook`` hooks in order; each may return a replacement gradient."""
-    for hook in tuple(node._hooks["grad"].values()):
+    hooks = node._hooks
+    assert hooks is not None, "called only for a tensor with hooks"
+    for hook in tuple(hooks["grad"].values()):
         result = hook(Tensor._wrap(g))
         if result is not None:
             replacement = result.array if isinstance(result, Tensor) else result
@@ -1094,6 +1115,7 @@ def make_result(data: Any, parents: tuple, backward: BackwardFn, saved: tuple, o
     if _anomaly_mode and _grad_enabled:
         _check_finite(data, f"forward of '{op}'", data.shape)
     if _grad_enabled:
+        recorded: tuple | None  # the parents that need a gradient (None in place of the others), or None
         if len(parents) == 1:
             recorded = parents if parents[0].requires_grad else None
         elif len(parents) == 2:

@@ -87,8 +87,10 @@ class TensorMethods:
         array: Any
         xp: Any
         dtype: Any
-        shape: tuple[int, ...]
-        ndim: int
+        @property
+        def shape(self) -> tuple[int, ...]: ...
+        @property
+        def ndim(self) -> int: ...
         requires_grad: _Bool
         _wrap: Any
 
@@ -253,7 +255,7 @@ class TensorMethods:
         dtype, device = self.dtype if dtype is None else dtype, self.device if device is None else device
         return creation.full(size, fill_value, dtype=dtype, device=device, requires_grad=requires_grad)
 
-    def _new(self, kind: str, size: tuple, dtype: Any, device: Any, requires_grad: bool):
+    def _new(self, kind: str, size: tuple, dtype: Any, device: Any, requires_grad: _Bool):
         from deltaprop import creation
 
         return getattr(creation, kind)(*size, dtype=self.dtype if dtype is None else dtype,

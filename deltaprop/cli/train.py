@@ -151,7 +151,7 @@ class Settings:
     rule: str = "backprop"
 
 
-def choose_settings(args: argparse.Namespace, preset_name: str, task: str, n_train: int) -> Settings:
+def choose_settings(args: argparse.Namespace, preset_name: str, task: str, n_train: int) -> Settings:  # noqa: C901 - a flat list of option checks, one branch each
     """The user's options where given, the preset's otherwise; every value checked here."""
     from deltaprop.models import DEFAULT_LR, DEFAULT_MOMENTUM, LOSSES_FOR_TASK, default_epochs, default_loss
     from deltaprop.nn import ACTIVATIONS, LOSSES

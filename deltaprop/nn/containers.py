@@ -15,6 +15,8 @@ from deltaprop.nn.parameter import Parameter
 class Sequential(Module):
     """Modules applied one after another; layers are named '0', '1', ... or by an OrderedDict."""
 
+    _modules: dict[str, Module]  # type: ignore[assignment]  # holds modules only (PyTorch declares it so too)
+
     def __init__(self, *layers: Module | OrderedDict) -> None:
         super().__init__()
         if len(layers) == 1 and isinstance(layers[0], OrderedDict):
@@ -82,6 +84,8 @@ class ModuleList(Module):
     Indexing, slicing (a new ModuleList), ``append``, ``extend``, ``insert``,
     assignment and ``del``, as in PyTorch; the sub-modules are named '0', '1', ...
     """
+
+    _modules: dict[str, Module]  # type: ignore[assignment]  # holds modules only (PyTorch declares it so too)
 
     def __init__(self, modules: Iterable[Module] | None = None) -> None:
         super().__init__()
@@ -175,11 +179,13 @@ class _Keyed(Module):
     def update(self, entries: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> None:
         pairs = entries.items() if isinstance(entries, Mapping) else entries
         for key, value in pairs:
-            self[key] = value  # type: ignore[index]
+            self[key] = value  # type: ignore[index]  # ModuleDict and ParameterDict define __setitem__
 
 
 class ModuleDict(_Keyed):
     """A dict of modules whose parameters are registered, in insertion order, as PyTorch's ModuleDict."""
+
+    _modules: dict[str, Module]  # type: ignore[assignment]  # holds modules only (PyTorch declares it so too)
 
     def __init__(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]] | None = None) -> None:
         super().__init__()
@@ -213,6 +219,8 @@ class ParameterList(Module):
 
     Values that are not Parameters are wrapped into one, as PyTorch does.
     """
+
+    _parameters: dict[str, Parameter]  # type: ignore[assignment]  # holds Parameters only, never None
 
     def __init__(self, values: Iterable[Any] | None = None) -> None:
         super().__init__()
@@ -257,6 +265,8 @@ class ParameterList(Module):
 
 class ParameterDict(_Keyed):
     """A dict of Parameters, each registered under its key, as PyTorch's ParameterDict."""
+
+    _parameters: dict[str, Parameter]  # type: ignore[assignment]  # holds Parameters only, never None
 
     def __init__(self, parameters: Mapping[str, Any] | Iterable[tuple[str, Any]] | None = None) -> None:
         super().__init__()

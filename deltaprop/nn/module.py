@@ -398,9 +398,10 @@ class Module:
     def get_submodule(self, target: str) -> Module:
         module: Module = self
         for part in target.split(".") if target else []:
-            if part not in module._modules:
+            child = module._modules.get(part)
+            if child is None:  # absent, or a registered name set to None (PyTorch: "not an nn.Module")
                 raise AttributeError(f"{type(module).__name__} has no sub-module '{part}'")
-            module = module._modules[part]
+            module = child
         return module
 
     # ------------------------------------------------------------------ printing
