@@ -22,6 +22,10 @@ the shared machine hits all alike):
 - ``deltaprop.fit``: the library's training loop (progress off).
 - ``pytorch eager``: torch.nn + torch.optim.SGD, same thread count as OpenBLAS.
 - ``sklearn MLPClassifier``: ``partial_fit`` (one epoch per call, solver='sgd', float32).
+- with ``--before REF`` (for example ``--before a497e97``, release 0.1.0):
+  ``deltaprop REF loop`` and ``deltaprop REF fit``, the same two rows from that
+  commit's code, imported as a renamed copy so old and new run interleaved in
+  one process.
 
 Every implementation gathers its minibatches from the same NumPy array with a
 fresh permutation each epoch. Run: ``python benchmarks/mlp_throughput.py``
@@ -241,6 +245,71 @@ IMPLEMENTATIONS: dict[str, Callable] = {
 }
 
 
+def import_before(ref: str):
+    """deltaprop as it was at git commit ``ref``, imported under the name ``deltaprop_before``.
+
+    The package is exported with ``git archive`` into a temporary folder and
+    every ``deltaprop`` import in it renamed, so both versions live in this
+    process and time interleaved, with the same data and the same floor.
+    """
+    import importlib
+    import io
+    import re
+    import tarfile
+    import tempfile
+
+    root = Path(tempfile.mkdtemp(prefix="deltaprop_before_"))
+    archive = subprocess.run(["git", "-C", str(HERE.parent), "archive", "--format=tar", ref, "deltaprop"],
+                             check=True, capture_output=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(root, filter="data")
+    (root / "deltaprop").rename(root / "deltaprop_before")
+    name = re.compile(r"\bdeltaprop(?=[.\s,)]|$)", re.M)
+    for path in (root / "deltaprop_before").rglob("*.py"):
+        path.write_text(name.sub("deltaprop_before", path.read_text()))
+    sys.path.insert(0, str(root))
+    return importlib.import_module("deltaprop_before")
+
+
+def add_before_rows(ref: str) -> None:
+    """Register the 'deltaprop REF loop' and 'deltaprop REF fit' implementations."""
+    old = import_before(ref)
+
+    def model_of(sizes):
+        layers = []
+        for k, (i, o) in enumerate(zip(sizes[:-1], sizes[1:], strict=False)):
+            layers.append(old.nn.Linear(i, o))
+            if k < len(sizes) - 2:
+                layers.append(old.nn.ReLU())
+        return old.nn.Sequential(*layers)
+
+    def make_loop(sizes, batch_size):
+        model, loss_fn = model_of(sizes), old.nn.CrossEntropyLoss()
+        optimizer = old.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
+
+        def epoch(X, y, rng):
+            for idx in _batches(len(X), batch_size, rng):
+                loss = loss_fn(model(old.Tensor(X[idx])), old.Tensor(y[idx]))
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+
+        return epoch
+
+    def make_fit(sizes, batch_size):
+        model, loss_fn = model_of(sizes), old.nn.CrossEntropyLoss()
+        optimizer = old.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
+
+        def epoch(X, y, rng):
+            old.fit(model, X, y, loss=loss_fn, optimizer=optimizer, epochs=1, batch_size=batch_size,
+                    shuffle=True, progress=False)
+
+        return epoch
+
+    IMPLEMENTATIONS[f"deltaprop {ref} loop"] = make_loop
+    IMPLEMENTATIONS[f"deltaprop {ref} fit"] = make_fit
+
+
 # ----------------------------------------------------------------- timing
 def time_case(sizes, X, y, batch_size, repeats, epochs_per_timing) -> dict[str, tuple | str]:
     """(median, best) seconds per epoch for each implementation (or why it could not run)."""
@@ -353,7 +422,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="small smoke run; writes nothing")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--before", metavar="REF", help="also time deltaprop as of this git commit")
     args = parser.parse_args(argv)
+    if args.before:
+        add_before_rows(args.before)
     repeats = 1 if args.quick else args.repeats
     n_big = 6000 if args.quick else 60000
     rng = np.random.default_rng(0)
@@ -395,7 +467,9 @@ def main(argv: list[str] | None = None) -> None:
             "fastest timing, less sensitive to bursts of other load. `matmuls only` = the 8 matrix",
             f"products of each step, nothing else. deltaprop's optimizer: {optimizer_name}.",
             "PyTorch CPU eager with set_num_threads = OpenBLAS threads; scikit-learn via",
-            "partial_fit (one epoch per call).",
+            "partial_fit (one epoch per call)."
+            + (f" `deltaprop {args.before} ...`: the same rows with the code of commit {args.before}"
+               " (imported as a renamed copy, interleaved with the rest)." if args.before else ""),
             "Produced by `python benchmarks/mlp_throughput.py`.",
             "",
             "| case | implementation | s/epoch | us/step | samples/s | vs floor | vs floor (best) |",
