@@ -16,7 +16,7 @@ import numpy as np
 from deltaprop.nn import init
 from deltaprop.nn.functional_conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d, pad
 from deltaprop.nn.module import Module
-from deltaprop.nn.parameter import Parameter
+from deltaprop.nn.parameter import Parameter, float_dtype
 from deltaprop.ops.conv import same_padding
 from deltaprop.ops.spatial import ntuple
 from deltaprop.tensor import Tensor
@@ -42,6 +42,7 @@ class _ConvNd(Module):
                  padding_mode, dtype, output_padding=0) -> None:
         super().__init__()
         kind, n = type(self).__name__, self._dims
+        dtype = float_dtype(dtype, kind)
         self.in_channels = _whole("in_channels", in_channels, kind)
         self.out_channels = _whole("out_channels", out_channels, kind)
         self.groups = _whole("groups", groups, kind)
@@ -127,10 +128,7 @@ class _ConvNd(Module):
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Module:
-        dtype = np.dtype(config.get("dtype", np.float32))
-        if dtype not in (np.float32, np.float64):
-            raise ValueError(f"{cls.__name__}: dtype must be float32 or float64, got {dtype}")
-        return cls(**{**config, "dtype": dtype})
+        return cls(**{**config, "dtype": float_dtype(config.get("dtype", np.float32), cls.__name__)})
 
 
 class Conv2d(_ConvNd):

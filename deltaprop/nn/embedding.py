@@ -10,7 +10,7 @@ from deltaprop import backend
 from deltaprop.inplace import stamp
 from deltaprop.nn import init
 from deltaprop.nn.module import Module
-from deltaprop.nn.parameter import Parameter
+from deltaprop.nn.parameter import Parameter, float_dtype
 from deltaprop.ops.embedding import embedding
 from deltaprop.tensor import Tensor, no_grad
 
@@ -45,7 +45,7 @@ class Embedding(Module):
         self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
         self.padding_idx, self.max_norm, self.norm_type = padding_idx, max_norm, float(norm_type)
         self.scale_grad_by_freq, self.sparse = bool(scale_grad_by_freq), False
-        self.dtype = np.dtype(dtype)
+        self.dtype = float_dtype(dtype, "Embedding")
         self.weight = Parameter(np.empty((num_embeddings, embedding_dim), dtype=dtype))
         self.reset_parameters()
 

@@ -11,7 +11,7 @@ from deltaprop import ops
 from deltaprop.errors import ShapeError
 from deltaprop.nn import init
 from deltaprop.nn.module import Module
-from deltaprop.nn.parameter import Parameter
+from deltaprop.nn.parameter import Parameter, float_dtype
 from deltaprop.tensor import Tensor
 
 
@@ -39,6 +39,7 @@ class Linear(Module):
             )
         self.in_features = int(in_features)
         self.out_features = int(out_features)
+        dtype = float_dtype(dtype, "Linear")
         bound = 1.0 / math.sqrt(in_features)
         self.weight = Parameter(np.empty((out_features, in_features), dtype=dtype))
         init.uniform_(self.weight, -bound, bound)
@@ -80,7 +81,4 @@ class Linear(Module):
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Linear:
         """Refuses dtypes a saved Linear cannot have (its weights are float32 or float64)."""
-        dtype = np.dtype(config.get("dtype", np.float32))
-        if dtype not in (np.float32, np.float64):
-            raise ValueError(f"Linear: dtype must be float32 or float64, got {dtype}")
-        return cls(**{**config, "dtype": dtype})
+        return cls(**{**config, "dtype": float_dtype(config.get("dtype", np.float32), "Linear")})

@@ -20,17 +20,10 @@ from deltaprop.errors import ShapeError
 from deltaprop.nn import init
 from deltaprop.nn.functional_conv import batch_norm, group_norm, layer_norm
 from deltaprop.nn.module import Module
-from deltaprop.nn.parameter import Parameter
+from deltaprop.nn.parameter import Parameter, float_dtype
 from deltaprop.tensor import Tensor
 
 __all__ = ["BatchNorm1d", "BatchNorm2d", "GroupNorm", "LayerNorm"]
-
-
-def _float_dtype(dtype: Any, kind: str) -> np.dtype:
-    dtype = np.dtype(dtype)
-    if dtype not in (np.float32, np.float64):
-        raise ValueError(f"{kind}: dtype must be float32 or float64, got {dtype}")
-    return dtype
 
 
 def _dtype_of(module: Module) -> np.dtype:
@@ -59,7 +52,7 @@ class _BatchNorm(Module):
             raise ValueError(f"{kind}: num_features must be a whole number > 0, got {num_features!r}")
         if momentum is not None and not 0.0 <= momentum <= 1.0:
             raise ValueError(f"{kind}: momentum must be in [0, 1] or None, got {momentum!r}")
-        dtype = _float_dtype(dtype, kind)
+        dtype = float_dtype(dtype, kind)
         self.num_features, self.eps, self.momentum = int(num_features), eps, momentum
         self.affine, self.track_running_stats = bool(affine), track_running_stats
         if affine:
@@ -140,7 +133,7 @@ class LayerNorm(Module):
         shape = (normalized_shape,) if single else tuple(normalized_shape)
         if not shape or not all(isinstance(n, (int, np.integer)) and n > 0 for n in shape):
             raise ValueError(f"LayerNorm: normalized_shape must be sizes > 0, got {normalized_shape!r}")
-        dtype = _float_dtype(dtype, "LayerNorm")
+        dtype = float_dtype(dtype, "LayerNorm")
         self.normalized_shape = tuple(int(n) for n in shape)
         self.eps, self.elementwise_affine = eps, elementwise_affine
         if elementwise_affine:
@@ -173,7 +166,7 @@ class GroupNorm(Module):
         if num_groups <= 0 or num_channels % num_groups:
             raise ValueError(f"GroupNorm: num_channels ({num_channels}) must be divisible by num_groups "
                              f"({num_groups})")
-        dtype = _float_dtype(dtype, "GroupNorm")
+        dtype = float_dtype(dtype, "GroupNorm")
         self.num_groups, self.num_channels, self.eps = num_groups, num_channels, eps
         self.affine = bool(affine)
         if affine:

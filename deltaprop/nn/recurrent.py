@@ -31,7 +31,7 @@ from deltaprop.errors import ShapeError
 from deltaprop.nn import functional as F
 from deltaprop.nn import init
 from deltaprop.nn.module import Module
-from deltaprop.nn.parameter import Parameter
+from deltaprop.nn.parameter import Parameter, float_dtype
 from deltaprop.nn.utils.rnn import PackedSequence, packed_as_padded, padded_as_packed
 from deltaprop.ops.recurrent import GATES, recurrent
 from deltaprop.tensor import Tensor, as_tensor
@@ -79,7 +79,8 @@ class _RNNBase(Module):
         self.input_size, self.hidden_size = int(input_size), int(hidden_size)
         self.num_layers = int(num_layers)
         self.bias, self.batch_first, self.bidirectional = bool(bias), bool(batch_first), bool(bidirectional)
-        self.dropout, self.proj_size, self.dtype = float(dropout), int(proj_size), np.dtype(dtype)
+        self.dropout, self.proj_size = float(dropout), int(proj_size)
+        self.dtype = float_dtype(dtype, type(self).__name__)
         self._make_parameters(dtype)
         self.reset_parameters()
 
@@ -240,10 +241,7 @@ class _RNNBase(Module):
 
 def _checked_dtype(cls: type, config: dict[str, Any]) -> Module:
     """``cls(**config)``, refusing dtypes a saved recurrent layer cannot have."""
-    dtype = np.dtype(config.get("dtype", np.float32))
-    if dtype not in (np.float32, np.float64):
-        raise ValueError(f"{cls.__name__}: dtype must be float32 or float64, got {dtype}")
-    return cls(**{**config, "dtype": dtype})
+    return cls(**{**config, "dtype": float_dtype(config.get("dtype", np.float32), cls.__name__)})
 
 
 #: PyTorch's name for the shared base (isinstance checks); not a layer to build or save on its own

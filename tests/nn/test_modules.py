@@ -187,3 +187,14 @@ def test_float32_layer_fed_float64_data_stays_float32():
         assert layer.weight.grad.dtype == np.float32
         np.testing.assert_allclose(layer.weight.grad, np.ones((2, 4)) @ x64, rtol=1e-5)
         layer.zero_grad()
+
+
+@pytest.mark.parametrize("make", [
+    lambda dtype: nn.Linear(2, 3, dtype=dtype), lambda dtype: nn.Conv2d(1, 2, 3, dtype=dtype),
+    lambda dtype: nn.LSTM(2, 3, dtype=dtype), lambda dtype: nn.BatchNorm1d(2, dtype=dtype),
+    lambda dtype: nn.Embedding(3, 2, dtype=dtype),
+], ids=["Linear", "Conv2d", "LSTM", "BatchNorm1d", "Embedding"])
+def test_layers_refuse_half_precision_weights_instead_of_building_float32_ones(make):
+    with pytest.raises(ValueError, match="dtype must be float32 or float64, got float16"):
+        make(np.float16)
+    assert next(make(np.float64).parameters()).dtype == np.float64
