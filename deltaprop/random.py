@@ -21,7 +21,7 @@ target namespace as ``xp`` and return an array of that namespace.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -49,7 +49,7 @@ def get_rng_state() -> dict[str, Any]:
     return dict(_generator.bit_generator.state)
 
 
-def set_rng_state(state: dict[str, Any]) -> None:
+def set_rng_state(state: Mapping[str, Any]) -> None:
     """Restore a snapshot taken by `get_rng_state`."""
     _generator.bit_generator.state = state
 
