@@ -32,7 +32,7 @@ _generator = np.random.default_rng(0)
 _device_generators: dict[Any, Callable[[int], Any]] = {}
 
 
-def manual_seed(seed: int) -> np.random.Generator:
+def manual_seed(seed: int | np.random.SeedSequence) -> np.random.Generator:
     """Reseed the package generator (a NumPy PCG64 ``Generator``) and return it."""
     global _generator
     _generator = np.random.default_rng(seed)
