@@ -18,6 +18,8 @@ class device:  # noqa: N801 - PyTorch's name
     """A device name with PyTorch's ``type`` and ``index``; compares equal to its string (``'cpu'``)."""
 
     __slots__ = ("type", "index")
+    type: str
+    index: int | None
 
     def __init__(self, type: Any, index: int | None = None) -> None:  # noqa: A002 - PyTorch's name
         if isinstance(type, device):

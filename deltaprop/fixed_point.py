@@ -27,7 +27,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 
@@ -58,6 +58,24 @@ class FixedPointInfo:
     converged: bool = False
     backward_iterations: int = 0
     backward_residuals: list[float] = field(default_factory=list)
+
+
+@overload
+def fixed_point(f: Callable[[Tensor], Tensor], z0: Any, *, tol: float = ..., max_iter: int = ...,
+                solver: str = ..., backward: str = ..., memory: int = ...,
+                return_info: Literal[False] = ...) -> Tensor: ...
+
+
+@overload
+def fixed_point(f: Callable[[Tensor], Tensor], z0: Any, *, tol: float = ..., max_iter: int = ...,
+                solver: str = ..., backward: str = ..., memory: int = ...,
+                return_info: Literal[True]) -> tuple[Tensor, FixedPointInfo]: ...
+
+
+@overload
+def fixed_point(f: Callable[[Tensor], Tensor], z0: Any, *, tol: float = ..., max_iter: int = ...,
+                solver: str = ..., backward: str = ..., memory: int = ...,
+                return_info: bool = ...) -> Tensor | tuple[Tensor, FixedPointInfo]: ...
 
 
 def fixed_point(

@@ -21,7 +21,7 @@ target namespace as ``xp`` and return an array of that namespace.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -32,7 +32,7 @@ _generator = np.random.default_rng(0)
 _device_generators: dict[Any, Callable[[int], Any]] = {}
 
 
-def manual_seed(seed: int) -> np.random.Generator:
+def manual_seed(seed: int | np.random.SeedSequence) -> np.random.Generator:
     """Reseed the package generator (a NumPy PCG64 ``Generator``) and return it."""
     global _generator
     _generator = np.random.default_rng(seed)
@@ -49,7 +49,7 @@ def get_rng_state() -> dict[str, Any]:
     return dict(_generator.bit_generator.state)
 
 
-def set_rng_state(state: dict[str, Any]) -> None:
+def set_rng_state(state: Mapping[str, Any]) -> None:
     """Restore a snapshot taken by `get_rng_state`."""
     _generator.bit_generator.state = state
 

@@ -110,6 +110,12 @@ class Table:
     feature_names: list[str]
     target_name: str | None
 
+    def target(self) -> np.ndarray:
+        """``y`` of a table read with a target column (always there unless ``target_optional``)."""
+        if self.y is None:
+            raise CLIError("the data has no target column; name it with --target COLUMN")
+        return self.y
+
 
 def read_table(path: str | Path, target: str | int | None, *, delimiter: str | None = None,
                encoding: str | None = None, target_optional: bool = False) -> Table:

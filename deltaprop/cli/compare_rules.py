@@ -132,7 +132,7 @@ def _prepare(args: argparse.Namespace):
         raise CLIError(f"--optimizer {settings.optimizer} computes its own step, so it cannot apply the "
                        f"rules' updates; use one of: {', '.join(first_order_optimizers())}")
     X_train, X_test, y_train, y_test = train_cli.split(data, settings, quiet=True)
-    prepared = train_cli.standardize(X_train, y_train, settings, len(data.class_names))
+    prepared = train_cli.standardize(X_train, y_train, settings, train_cli.class_count(data))
     return settings, data, (X_train, X_test, y_train, y_test, prepared)
 
 

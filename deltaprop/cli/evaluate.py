@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     model, info = load_model(args.model)
     delimiter = parse_delimiter(args.delimiter)
     table = read_table(args.data, args.target, delimiter=delimiter, encoding=args.encoding)
-    X, y = select_features(table.X, table.feature_names, model, info, args.data), table.y
+    X, y = select_features(table.X, table.feature_names, model, info, args.data), table.target()
     X = images.rows_to_model_input(X, info, args.data)
     outputs = run_model(model, X, args.model)
     if info.task == "classify":

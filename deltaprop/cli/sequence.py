@@ -19,8 +19,10 @@ import argparse
 import math
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -29,7 +31,7 @@ from deltaprop.cli.output import RunFolder
 
 RECURRENT = ("rnn", "lstm", "gru")
 # per data set: sequence length, generated examples, epochs, Adam's learning rate, hidden units, batch
-PRESETS = {
+PRESETS: dict[str, dict[str, Any]] = {
     "adding": dict(seq_len=50, samples=5000, epochs=20, lr=0.01, hidden=64, batch_size=32),
     "sine-seq": dict(seq_len=50, samples=2000, epochs=15, lr=0.01, hidden=32, batch_size=32),
     "mackey-glass": dict(seq_len=50, samples=2000, epochs=15, lr=0.01, hidden=32, batch_size=32),
@@ -92,8 +94,13 @@ def load(args: argparse.Namespace, name: str, seq_len: int, samples: int | None)
 
     seed = args.seed
     if name in ("adding", "sine-seq", "mackey-glass"):
-        make = {"adding": seq.make_adding, "sine-seq": seq.make_sine_sequences,
-                "mackey-glass": seq.make_mackey_glass}[name]
+        if samples is None:  # the three generated sets have a preset size
+            raise CLIError(f"--samples: {name} needs a number of sequences")
+        makers: dict[str, Callable[..., Any]] = {
+            "adding": seq.make_adding, "sine-seq": seq.make_sine_sequences,
+            "mackey-glass": seq.make_mackey_glass,
+        }
+        make = makers[name]
         train = make(samples, seq_len, seed=seed)
         test = make(max(samples // 5, 1), seq_len, seed=seed + 10_000)  # other seed: unseen sequences
         note = "predicting 1 always scores MSE 1/6 = 0.167" if name == "adding" else ""
@@ -104,6 +111,7 @@ def load(args: argparse.Namespace, name: str, seq_len: int, samples: int | None)
         digits = seq.load_seq_digits()
         X, X_test, y, y_test = train_test_split(digits.X, digits.y, test_size=0.2, seed=seed,
                                                 stratify=digits.y)
+        assert digits.target_names is not None  # load_seq_digits names its ten classes
         return SequenceData(name, "classify", X, y, X_test, y_test, 10, class_names=list(digits.target_names))
     try:
         text = seq.load_text(args.data)

@@ -241,8 +241,9 @@ def load_data(args: argparse.Namespace) -> Data:
     if args.data:
         table = read_table(args.data, args.target or LAST_COLUMN, delimiter=parse_delimiter(args.delimiter),
                            encoding=args.encoding)
-        task = args.task or ("classify" if is_classification_target(table.y) else "regress")
-        data = Data(Path(args.data).name, table.X, table.y, task, table.feature_names, None,
+        y = table.target()
+        task = args.task or ("classify" if is_classification_target(y) else "regress")
+        data = Data(Path(args.data).name, table.X, y, task, table.feature_names, None,
                     table.target_name)
     else:
         if args.target:
@@ -254,6 +255,15 @@ def load_data(args: argparse.Namespace) -> Data:
         data.y = _as_float_targets(data.y)
         data.y_test = None if data.y_test is None else _as_float_targets(data.y_test)
     return data
+
+
+def class_count(data: Data) -> int | None:
+    """The number of classes of a classification data set (`load_data` names them); None to regress."""
+    if data.task != "classify":
+        return None
+    if data.class_names is None:
+        raise RuntimeError(f"{data.name}: classification data without class names (load_data names them)")
+    return len(data.class_names)
 
 
 def load_named_dataset(name: str, task: str | None, data_dir: str | None = None) -> Data:
@@ -404,9 +414,13 @@ def standardize(X_train: np.ndarray, y_train: np.ndarray, s: Settings, n_classes
         y_scaler = Standardizer().fit(y_train)
         y_affine = affine_of(y_scaler, y_train.shape[1])
         ys = np.asarray(y_scaler.transform(y_train), np.float32)
-    elif not uses_class_indices(s.loss):
-        ys = np.eye(n_classes, dtype=np.float32)[y_train]
-    n_out = n_classes if s.task == "classify" else y_train.shape[1]
+        n_out = y_train.shape[1]
+    else:
+        if n_classes is None:
+            raise ValueError("standardize: a classification task needs n_classes")
+        if not uses_class_indices(s.loss):
+            ys = np.eye(n_classes, dtype=np.float32)[y_train]
+        n_out = n_classes
     return Prepared(Xs, ys, x_affine, y_affine, n_out)
 
 
@@ -424,7 +438,7 @@ def run(args: argparse.Namespace) -> int:
     deltaprop.manual_seed(args.seed)
     s = choose_settings(args, data.name if not args.data else "default", data.task, len(data.X))
     X_train, X_test, y_train, y_test = split(data, s, quiet)
-    n_classes = len(data.class_names) if data.task == "classify" else None
+    n_classes = class_count(data)
     layout = images.layout_for(model_name, data.name, X_train.shape[1], args)  # None: rows, not images
     prepared = (standardize(X_train, y_train, s, n_classes) if layout is None
                 else images.prepare(X_train, y_train, s, n_classes, layout))
@@ -437,6 +451,7 @@ def run(args: argparse.Namespace) -> int:
         history, seconds, flow = train(model, optimizer, nn.loss_by_name(s.loss), prepared, s, args)
         if not lead:
             return 0
+        assert folder is not None  # the lead process always opens its RunFolder (above)
         if getattr(history, "stopped_reason", None):
             say(f"stopped: {history.stopped_reason}", quiet=quiet)
         if flow is not None:

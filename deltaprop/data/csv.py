@@ -165,9 +165,8 @@ class CSVTable:
             y, classes = _target_column(cells, allow_nonfinite)
         feature_cols = [c for c in range(len(names)) if c != target_col]
         if not feature_cols:
-            raise ValueError(
-                f"read_csv: {path} has no feature columns besides the target {names[target_col]!r}"
-            )
+            besides = "" if target_col is None else f" besides the target {names[target_col]!r}"
+            raise ValueError(f"read_csv: {path} has no feature columns{besides}")
         X = np.empty((len(self.rows), len(feature_cols)), dtype=np.float32)
         for j, c in enumerate(feature_cols):
             cells = _Cells(list(columns[c]), self.lines, names[c], c, path)

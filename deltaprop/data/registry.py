@@ -56,6 +56,7 @@ def _from_sklearn(loader_name: str, name: str, task: str) -> Dataset:
     datasets = optional_import("sklearn.datasets", "sklearn", f"the '{name}' data set")
     bunch = getattr(datasets, loader_name)()
     X = np.asarray(bunch.data, dtype=np.float32)
+    y: np.ndarray
     if task == "classify":
         y = np.asarray(bunch.target, dtype=np.int64)
         classes = [str(c) for c in bunch.target_names]

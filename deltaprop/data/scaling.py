@@ -9,7 +9,7 @@ set only (`fit`) and applies them unchanged to validation/test data
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 
@@ -41,9 +41,12 @@ class _Scaler:
 
     _stats: tuple[str, ...] = ()
 
-    def _check_fitted(self, who: str) -> None:
-        if getattr(self, self._stats[0]) is None:
+    def _fitted(self, who: str) -> tuple[np.ndarray, ...]:
+        """The learned statistics, in ``_stats`` order; a clear error before the first fit."""
+        stats = tuple(getattr(self, name) for name in self._stats)
+        if any(stat is None for stat in stats):
             raise RuntimeError(f"{type(self).__name__}.{who}: call fit(X) on the training data first")
+        return stats
 
     def _check_width(self, X: np.ndarray, who: str) -> None:
         width = getattr(self, self._stats[0]).shape[0]
@@ -52,6 +55,12 @@ class _Scaler:
                 f"{type(self).__name__}.{who}: X has {X.shape[1]} features "
                 f"but the scaler was fitted on {width}"
             )
+
+    def fit(self, X: Any) -> Self:
+        raise NotImplementedError
+
+    def transform(self, X: Any) -> np.ndarray:
+        raise NotImplementedError
 
     def fit_transform(self, X: Any) -> np.ndarray:
         return self.fit(X).transform(X)
@@ -91,20 +100,20 @@ class Standardizer(_Scaler):
         return self
 
     def transform(self, X: Any) -> np.ndarray:
-        self._check_fitted("transform")
+        mean, std = self._fitted("transform")
         arr = _as_2d(X, "Standardizer.transform")
         self._check_width(arr, "transform")
         dtype = arr.dtype if np.issubdtype(arr.dtype, np.floating) else np.float32
         # Work in the data's own precision: one output array, no float64 temporaries for float32 data.
-        out = np.subtract(arr, self.mean.astype(dtype), dtype=dtype)
-        out /= self.std.astype(dtype)
+        out = np.subtract(arr, mean.astype(dtype), dtype=dtype)
+        out /= std.astype(dtype)
         return out
 
     def inverse_transform(self, X: Any) -> np.ndarray:
-        self._check_fitted("inverse_transform")
+        mean, std = self._fitted("inverse_transform")
         arr = _as_2d(X, "Standardizer.inverse_transform")
         self._check_width(arr, "inverse_transform")
-        return (arr * self.std + self.mean).astype(arr.dtype, copy=False)
+        return (arr * std + mean).astype(arr.dtype, copy=False)
 
 
 class MinMaxScaler(_Scaler):
@@ -132,25 +141,25 @@ class MinMaxScaler(_Scaler):
         self.data_max = arr.max(axis=0).astype(np.float64)
         return self
 
-    def _scale(self) -> np.ndarray:
-        span = self.data_max - self.data_min
+    def _scale(self, data_min: np.ndarray, data_max: np.ndarray) -> np.ndarray:
+        span = data_max - data_min
         lo, hi = self.feature_range
-        magnitude = np.maximum(np.abs(self.data_min), np.abs(self.data_max))
+        magnitude = np.maximum(np.abs(data_min), np.abs(data_max))
         return (hi - lo) / np.where(_usable_scale(span, magnitude), span, 1.0)
 
     def transform(self, X: Any) -> np.ndarray:
-        self._check_fitted("transform")
+        data_min, data_max = self._fitted("transform")
         arr = _as_2d(X, "MinMaxScaler.transform")
         self._check_width(arr, "transform")
         dtype = arr.dtype if np.issubdtype(arr.dtype, np.floating) else np.float32
-        out = (arr - self.data_min) * self._scale() + self.feature_range[0]
+        out = (arr - data_min) * self._scale(data_min, data_max) + self.feature_range[0]
         return out.astype(dtype, copy=False)
 
     def inverse_transform(self, X: Any) -> np.ndarray:
-        self._check_fitted("inverse_transform")
+        data_min, data_max = self._fitted("inverse_transform")
         arr = _as_2d(X, "MinMaxScaler.inverse_transform")
         self._check_width(arr, "inverse_transform")
-        out = (arr - self.feature_range[0]) / self._scale() + self.data_min
+        out = (arr - self.feature_range[0]) / self._scale(data_min, data_max) + data_min
         return out.astype(arr.dtype, copy=False)
 
     def state_dict(self) -> dict[str, Any]:

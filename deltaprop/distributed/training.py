@@ -123,8 +123,11 @@ class DataParallelFit:
         """fit's step on this process's slice, returning the global batch's loss."""
         if self.curvature:
             return self._curvature_step(model, loss_fn, optimizer, run, callbacks, check_finite)
+        source = self.source
+        if source is None:
+            raise RuntimeError("distributed fit: the batch source (batches()) must be made before the step")
         ddp = self.ddp = DistributedDataParallel(model, process_group=self.comm)
-        reducer, source, summed = ddp.reducer, self.source, self.summed
+        reducer, summed = ddp.reducer, self.summed
 
         def gradients(_model: Any, loss_fn: Any, x: Any, y: Any) -> tuple[float, Any]:
             """`backprop` on this slice, its loss's share of the batch summed with the gradients."""

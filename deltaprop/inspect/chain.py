@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from deltaprop.inspect.trace import Trace, trace
+from deltaprop.inspect.trace import Trace, dense_trace
 
 __all__ = ["DerivativeChain", "Factor", "derivative_chain"]
 
@@ -83,7 +83,7 @@ def derivative_chain(
     """
     name, index = weight
     index = tuple(int(k) for k in np.atleast_1d(index))
-    tr = trace(model, x, y, loss)
+    tr = dense_trace(model, x, y, loss)
     prefix, _, kind = name.rpartition(".")
     matches = [layer for layer in tr.layers if layer.linear_name == prefix]
     if kind not in ("weight", "bias") or not matches:
@@ -124,7 +124,9 @@ def derivative_chain(
     else:
         factors.append(Factor(f"dz^{l}[{i}]/db^{l}[{i}]", "z = W a + b, so 1", np.ones(a_prev.shape[0])))
     product = float(np.sum(np.prod([f.value for f in factors], axis=0)))
-    gradient = float((layer.grad_weight if kind == "weight" else layer.grad_bias)[index])
+    grad = layer.grad_weight if kind == "weight" else layer.grad_bias
+    assert grad is not None  # a layer with a bias has its gradient (param is None was refused above)
+    gradient = float(grad[index])
     if tr.single:
         for f in factors:
             f.value = float(f.value[0])

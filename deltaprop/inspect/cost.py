@@ -114,7 +114,8 @@ class _Net:
             out = self._act(act, z)
             cache.append((a, z, out))
             a = out
-        upstream, grads = (a - y) / x.shape[0], []
+        upstream = (a - y) / x.shape[0]
+        grads: list[np.ndarray] = []
         for k in range(len(self.layers) - 1, -1, -1):
             W, _, act = self.layers[k]
             a_in, z, out = cache[k]

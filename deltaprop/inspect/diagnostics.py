@@ -140,8 +140,8 @@ class GradientFlow(Callback):
 
     # ------------------------------------------------------------------ helpers
     def _reset(self) -> None:
-        self._norms = {name: [] for name, _ in self._layers}
-        self._ratios = {name: [] for name, _ in self._layers}
+        self._norms: dict[str, list[float]] = {name: [] for name, _ in self._layers}
+        self._ratios: dict[str, list[float]] = {name: [] for name, _ in self._layers}
         self._before: dict[str, np.ndarray] = {}
 
     def _flag(self, run: Any, name: str, kind: str, text: str) -> int:

@@ -22,7 +22,7 @@ import numpy as np
 
 from deltaprop import nn
 from deltaprop.inspect.chain import derivative_chain
-from deltaprop.inspect.trace import trace
+from deltaprop.inspect.trace import dense_trace, trace
 
 __all__ = ["build_parser", "main", "single_neuron"]
 
@@ -158,7 +158,7 @@ def single_neuron(
         )
         w = np.array([c.updated for c in chains])
         b = bias_chain.updated
-    after = trace(_neuron(w, b, activation), x, t, loss)
+    after = dense_trace(_neuron(w, b, activation), x, t, loss)
     errors.append(after.loss)
     say()
     say("next forward pass with the updated weights")

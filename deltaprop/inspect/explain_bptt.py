@@ -79,7 +79,10 @@ def _engine_gradient(W_xh, W_hh, b, x, target) -> np.ndarray:
                          "bias_hh_l0": np.zeros(2)})
     _, h_n = rnn(x.reshape(-1, 1, 1))
     (0.5 * ((h_n[0, 0] - dp.tensor(target)) ** 2).sum()).backward()
-    return rnn.weight_hh_l0.grad.numpy().copy()
+    weight_hh = dict(rnn.named_parameters())["weight_hh_l0"]  # a name RNN makes at run time
+    grad = weight_hh.grad
+    assert grad is not None  # h_n depends on W_hh, so the backward pass reached it
+    return grad.numpy().copy()
 
 
 def _v(values: np.ndarray) -> str:

@@ -349,6 +349,16 @@ def trace(model: nn.Module, x: Any, y: Any, loss: Any = "squared_error", *, chec
 
     if uses_image_layers(model):  # convolutions, pooling, normalization: the layer-by-layer trace
         return trace_network(model, x, y, loss, check=check)
+    return dense_trace(model, x, y, loss, check=check)
+
+
+def dense_trace(model: nn.Module, x: Any, y: Any, loss: Any = "squared_error", *,
+                check: bool = True) -> Trace:
+    """`trace` of a dense network (Linear layers and activations); any other layer is refused by name.
+
+    For what needs the textbook quantities (z, a, f'(z), delta per layer): the
+    derivative chain and the worked examples.
+    """
     loss_fn = as_loss(loss)
     blocks = dense_layers(model)
     x64, y64, single = _prepare(x, y, blocks[-1][1].out_features)

@@ -27,7 +27,8 @@ def build_mlp(
 
     if not 0 <= dropout < 1:
         raise ValueError(f"build_mlp: dropout must be in [0, 1), got {dropout!r}")
-    layers, width = [], n_in
+    layers: list[nn.Module] = []
+    width = n_in
     for size in hidden:
         layers.append(nn.Linear(width, size, dtype=dtype))
         if activation != "identity":

@@ -40,7 +40,7 @@ __all__ = [
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "cosine_similarity", "cross_entropy",
     "dropout", "elu", "gelu", "hardtanh", "huber_loss", "kl_div", "l1_loss", "leaky_relu", "linear",
     "log_softmax", "logsigmoid", "margin_ranking_loss", "mish", "mse_loss", "nll_loss", "normalize",
-    "one_hot", "pad", "relu", "relu6", "sigmoid", "silu", "smooth_l1_loss", "softmax", "softplus",
+    "one_hot", "relu", "relu6", "sigmoid", "silu", "smooth_l1_loss", "softmax", "softplus",
     "squared_error_loss", "swish", "tanh",
 ]  # fmt: skip
 
@@ -122,22 +122,6 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
     keep = random.random(x.shape, xp=x.xp) >= p
     mask = (keep / (1.0 - p)).astype(x.dtype)
     return _maybe_in_place(input, ops.mul(x, mask), inplace)
-
-
-def pad(input: Tensor, pad: Any, mode: str = "constant", value: float | None = None) -> Tensor:  # noqa: A002
-    """PyTorch's padding spec: (left, right) for the last dim, then (top, bottom) for the one before, ..."""
-    x = as_tensor(input)
-    widths = [int(w) for w in pad]
-    if len(widths) % 2 or len(widths) // 2 > x.ndim:
-        raise ValueError(
-            f"pad: expected an even number of widths, at most 2 per dim of {x.shape}, got {widths}"
-        )
-    if any(w < 0 for w in widths):
-        raise ValueError(f"pad: negative widths (cropping) are not supported here, got {widths}")
-    per_dim = [(0, 0)] * x.ndim
-    for i in range(len(widths) // 2):
-        per_dim[x.ndim - 1 - i] = (widths[2 * i], widths[2 * i + 1])
-    return ops.pad(x, per_dim, mode=mode, constant_values=0.0 if value is None else value)
 
 
 def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12, out: Any = None) -> Tensor:  # noqa: A002

@@ -107,7 +107,7 @@ class _RNNBase(Module):
         for layer in range(self.num_layers):
             width = self.input_size if layer == 0 else self._output_size * self._directions
             for direction in range(self._directions):
-                shapes = [(rows, width), (rows, self._output_size)]
+                shapes: list[tuple[int, ...]] = [(rows, width), (rows, self._output_size)]
                 if self.bias:
                     shapes += [(rows,), (rows,)]
                 if self.proj_size:
@@ -117,9 +117,7 @@ class _RNNBase(Module):
 
     def reset_parameters(self) -> None:
         """PyTorch's initialisation: every weight and bias uniform in +-1/sqrt(hidden_size)."""
-        bound = 1.0 / math.sqrt(self.hidden_size)
-        for param in self.parameters():
-            init.uniform_(param, -bound, bound)
+        _uniform_reset(self, self.hidden_size)
 
     @property
     def all_weights(self) -> list[list[Parameter]]:
@@ -147,9 +145,11 @@ class _RNNBase(Module):
                 y, h, c = recurrent(mode, layer_input, h0[k], None if c0 is None else c0[k],
                                     *self._weights(layer, direction), reverse=bool(direction),
                                     batch_sizes=sizes)
+                assert y is not None  # recurrent returns the output sequence unless sequence=False
                 outputs.append(y)
                 finals_h.append(h)
-                finals_c.append(c)
+                if c is not None:  # LSTM only
+                    finals_c.append(c)
             layer_input = outputs[0] if len(outputs) == 1 else ops.concatenate(outputs, axis=2)
             if self.dropout and self.training and layer < self.num_layers - 1:
                 layer_input = F.dropout(layer_input, self.dropout, True)
@@ -208,11 +208,11 @@ class _RNNBase(Module):
 
     def _finish(self, output: Tensor, h_n: Tensor, c_n: Tensor | None, packed, unbatched: bool):
         if packed is not None:
-            output = padded_as_packed(output, packed)
             if packed.unsorted_indices is not None:
                 h_n = ops.getitem(h_n, (slice(None), packed.unsorted_indices))
                 c_n = None if c_n is None else ops.getitem(c_n, (slice(None), packed.unsorted_indices))
-        elif unbatched:
+            return padded_as_packed(output, packed), (h_n if c_n is None else (h_n, c_n))
+        if unbatched:
             output, h_n = ops.squeeze(output, 1), ops.squeeze(h_n, 1)
             c_n = None if c_n is None else ops.squeeze(c_n, 1)
         elif self.batch_first:
@@ -246,6 +246,13 @@ def _checked_dtype(cls: type, config: dict[str, Any]) -> Module:
 
 #: PyTorch's name for the shared base (isinstance checks); not a layer to build or save on its own
 RNNBase = _RNNBase
+
+
+def _uniform_reset(module: Module, hidden_size: int) -> None:
+    """PyTorch's initialisation of recurrent layers and cells: all uniform in +-1/sqrt(hidden_size)."""
+    bound = 1.0 / math.sqrt(hidden_size)
+    for param in module.parameters():
+        init.uniform_(param, -bound, bound)
 
 
 def _stack(states: list[Tensor]) -> Tensor:
@@ -312,7 +319,9 @@ class _CellBase(Module):
             self.register_parameter("bias_hh", None)
         self.reset_parameters()
 
-    reset_parameters = _RNNBase.reset_parameters
+    def reset_parameters(self) -> None:
+        """PyTorch's initialisation: every weight and bias uniform in +-1/sqrt(hidden_size)."""
+        _uniform_reset(self, self.hidden_size)
 
     def _step(self, input: Any, hx: Any, cx: Any = None) -> tuple[Tensor, Tensor | None, bool]:
         name = type(self).__name__
@@ -380,6 +389,7 @@ class LSTMCell(_CellBase):
         if hx is not None and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
             raise ValueError("LSTMCell: hx must be a tuple (h, c)")
         h, c, _ = self._step(input, *(hx if hx is not None else (None, None)))
+        assert c is not None  # an LSTM step always has a cell state
         return h, c
 
 

@@ -12,6 +12,7 @@ share it, as `amax` does). Indices are int64 and carry no gradient.
 from __future__ import annotations
 
 from collections import namedtuple
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -22,7 +23,9 @@ from deltaprop.ops.indexing import _scatter_add_backward, along
 from deltaprop.tensor import Tensor, as_tensor, make_result
 
 # torch.return_types.max and friends: tuples whose fields are also named
-return_types = {name: namedtuple(name, ["values", "indices"]) for name in ("max", "min", "sort", "topk")}
+return_types: dict[str, Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]] = {
+    name: namedtuple(name, ["values", "indices"]) for name in ("max", "min", "sort", "topk")
+}
 
 
 # NumPy's np.max(t, axis=1) calls t.max(axis=1, out=None): an ``out`` argument marks a NumPy call,

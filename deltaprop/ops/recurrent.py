@@ -87,7 +87,7 @@ def recurrent(
     hidden = _check_shapes(mode, x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr)
     sizes = _batch_sizes(batch_sizes, x.shape)
     forward, backward = _KERNELS[mode]
-    biases = None if b_ih is None else (b_ih.array, b_hh.array)
+    biases = None if b_ih is None or b_hh is None else (b_ih.array, b_hh.array)  # both or neither (checked)
     weights = (w_ih.array, w_hh.array, biases, None if w_hr is None else w_hr.array)
     c0_array = None if c0 is None else c0.array
     with _one_blas_thread():

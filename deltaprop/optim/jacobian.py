@@ -192,7 +192,7 @@ def _place(J: np.ndarray, table: dict, p: Tensor, block: np.ndarray) -> None:
 
 # ------------------------------------------------------------------- route 2: one backward per output unit
 def _all_params_affine(model: Module, params: Sequence[Tensor]) -> bool:
-    owned = set()
+    owned: set[int] = set()
     for module in model.modules():
         affine = module.affine_parameters()
         if affine is not None:

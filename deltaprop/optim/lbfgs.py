@@ -153,6 +153,8 @@ class LBFGS(Optimizer):
                 d = -flat_grad
                 old_dirs, old_stps, ro, H_diag = [], [], [], 1.0
             else:
+                # past the first iteration, d and t are the last step's (this call's, or the saved state's)
+                assert d is not None and t is not None
                 y = flat_grad - prev_flat_grad
                 s = d * t
                 ys = float(y @ s)

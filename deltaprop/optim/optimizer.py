@@ -209,9 +209,12 @@ class Optimizer:
         if verdict is FlatGroup.MOVED:
             layout = self._rebuild_layout(group)
             verdict = layout.check(all_state) if layout is not None else FlatGroup.SKIP
-        if verdict is FlatGroup.STALE and layout.sync_state(self._states_of(params, group)):
+        # STALE and READY come only from a layout's check (the `is not None` tells the type checker)
+        if verdict is FlatGroup.STALE and layout is not None and layout.sync_state(
+            self._states_of(params, group)
+        ):
             verdict = FlatGroup.READY
-        if verdict is FlatGroup.READY:
+        if verdict is FlatGroup.READY and layout is not None:
             self._update(layout.param, layout.grad, layout.state if stateful else {}, group)
             if stateful:
                 layout.finish()

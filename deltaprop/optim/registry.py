@@ -17,10 +17,11 @@ from deltaprop.optim.gauss_newton import GaussNewton
 from deltaprop.optim.lbfgs import LBFGS
 from deltaprop.optim.levenberg_marquardt import LevenbergMarquardt
 from deltaprop.optim.natural_gradient import NaturalGradient
+from deltaprop.optim.optimizer import Optimizer
 from deltaprop.optim.rmsprop import RMSprop
 from deltaprop.optim.sgd import SGD
 
-OPTIMIZERS: dict[str, type] = {
+OPTIMIZERS: dict[str, type[Optimizer]] = {
     "sgd": SGD,
     "adam": Adam,
     "adamw": AdamW,

@@ -72,8 +72,9 @@ class AlternatingMinimization(Rule):
         self.current_mu = self.mu
 
     def gradients(self, model: Any, loss_fn: Any, x: Any, y: Any) -> tuple[float, Any]:
-        blocks = self.network.blocks
-        inputs = self.network.prepare(as_tensor(x))
+        network = self.bound(self.network)
+        blocks = network.blocks
+        inputs = network.prepare(as_tensor(x))
         codes, output = self._forward_codes(inputs)
         value = loss_value(loss_fn(output, y))
         if not finite(value):
@@ -95,7 +96,7 @@ class AlternatingMinimization(Rule):
         """The forward pass without a graph: each hidden pre-activation (its initial code), and the output."""
         codes, h = [], inputs
         with no_grad():
-            for block in self.network.blocks:
+            for block in self.bound(self.network).blocks:
                 a = block.affine(h)
                 codes.append(a.array)
                 h = block.after(a)
@@ -108,7 +109,7 @@ class AlternatingMinimization(Rule):
 
     def _update_code(self, index: int, codes: list[Any], loss_fn: Any, y: Any) -> Any:
         """A few Nesterov-SGD steps on code ``index`` (the codes above it already updated)."""
-        blocks = self.network.blocks
+        blocks = self.bound(self.network).blocks
         start = codes[index]
         code = Tensor(start.copy(), requires_grad=True)
         optimizer = SGD([code], lr=self.code_lr, momentum=self.code_momentum, nesterov=True)

@@ -28,9 +28,11 @@ Random draws (feedback matrices, noise) come from the package generator
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from deltaprop.rules.blocks import Network, split_blocks
+
+T = TypeVar("T")
 
 
 class Rule:
@@ -66,6 +68,15 @@ class Rule:
 
     def setup(self, network: Network) -> None:
         """Create what the rule keeps for this network (nothing by default)."""
+
+    def bound(self, made: T | None) -> T:
+        """``made`` (the network, or what `setup` created for it); a clear error before `bind`."""
+        if made is None:
+            raise RuntimeError(
+                f"{type(self).__name__}: the rule has not met its model yet; call rule.bind(model) first "
+                "(fit and the rule's __call__ do)"
+            )
+        return made
 
     # ------------------------------------------------------------------ the update
     def __call__(self, model: Any, loss_fn: Any, x: Any, y: Any) -> tuple[float, Any]:

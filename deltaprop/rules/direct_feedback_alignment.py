@@ -56,7 +56,7 @@ class DirectFeedbackAlignment(Rule):
             self.feedback.append(random_feedback((n_out, block.width), scale, block.weight.array))
 
     def gradients(self, model: Any, loss_fn: Any, x: Any, y: Any) -> tuple[float, Any]:
-        passes = forward_pass(self.network, x)
+        passes = forward_pass(self.bound(self.network), x)
         output = passes[-1].h
         loss = loss_fn(output, y)
         value = loss_value(loss)

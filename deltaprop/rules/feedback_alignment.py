@@ -89,7 +89,7 @@ class FeedbackAlignment(Rule):
             self.feedback.append(random_feedback(tuple(block.weight.shape), scale, block.weight.array))
 
     def gradients(self, model: Any, loss_fn: Any, x: Any, y: Any) -> tuple[float, Any]:
-        passes = forward_pass(self.network, x)
+        passes = forward_pass(self.bound(self.network), x)
         output = passes[-1].h
         loss = loss_fn(output, y)
         value = loss_value(loss)

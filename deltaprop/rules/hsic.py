@@ -80,7 +80,7 @@ class HSICBottleneck(Rule):
         self.normalized = bool(normalized)
 
     def gradients(self, model: Any, loss_fn: Any, x: Any, y: Any) -> tuple[float, Any]:
-        passes = forward_pass(self.network, x)
+        passes = forward_pass(self.bound(self.network), x)
         output = passes[-1].h
         loss = loss_fn(output, y)
         value = loss_value(loss)
@@ -93,7 +93,7 @@ class HSICBottleneck(Rule):
         if m < 2:
             raise ValueError("HSICBottleneck: HSIC needs batches of at least 2 examples; use batch_size >= 2")
         inputs = passes[0].x.array.reshape(m, -1)
-        labels = targets_as_rows(y, self.network.output.width, inputs.dtype, "HSICBottleneck")
+        labels = targets_as_rows(y, self.bound(self.network).output.width, inputs.dtype, "HSICBottleneck")
         with no_grad():
             input_kernel = centred(gaussian_gram(Tensor._wrap(inputs), self.sigma))
             label_kernel = centred(gaussian_gram(Tensor._wrap(labels), self.sigma))

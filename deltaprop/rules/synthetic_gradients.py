@@ -121,9 +121,11 @@ class SyntheticGradients(Rule):
         return self._run(loss_fn, x, y, apply)
 
     def _run(self, loss_fn: Any, x: Any, y: Any, apply: Callable[[Block], None] | None) -> tuple[float, Any]:
-        blocks, trace = self.network.blocks, []
+        network, models = self.bound(self.network), self.bound(self.models)
+        blocks = network.blocks
+        trace: list[tuple[str, str]] = []
         self.trace = trace
-        h = self.network.prepare(as_tensor(x))
+        h = network.prepare(as_tensor(x))
         m = h.shape[0]
         labels = self._labels(y, h.array.dtype)
         for index, block in enumerate(blocks):
@@ -131,7 +133,7 @@ class SyntheticGradients(Rule):
             trace.append(("forward", block.name))
             if index < len(blocks) - 1:
                 with no_grad():
-                    synthetic = self.models[index](p.h.detach(), labels).array
+                    synthetic = models[index](p.h.detach(), labels).array
                 backward_through(p, synthetic / m)
             else:
                 loss = loss_fn(p.h, y)
@@ -155,7 +157,8 @@ class SyntheticGradients(Rule):
     def _labels(self, y: Any, dtype: Any) -> Tensor | None:
         if not self.conditioned:
             return None
-        return Tensor._wrap(targets_as_rows(y, self.network.output.width, dtype, "SyntheticGradients"))
+        width = self.bound(self.network).output.width
+        return Tensor._wrap(targets_as_rows(y, width, dtype, "SyntheticGradients"))
 
     def _train_model(self, index: int, h: Tensor, target: Any, labels: Tensor | None) -> None:
         """One Adam step of M_index toward the gradient that came back from the layer above."""
@@ -163,15 +166,16 @@ class SyntheticGradients(Rule):
             return
         optimizer = self.optimizers[index]
         optimizer.zero_grad()
-        diff = self.models[index](h.detach(), labels) - target
+        diff = self.bound(self.models)[index](h.detach(), labels) - target
         (diff * diff).mean().backward()
         optimizer.step()
 
     def extra_state(self) -> dict[str, Any]:
-        return {"models": self.models.state_dict(), "optimizers": [o.state_dict() for o in self.optimizers]}
+        return {"models": self.bound(self.models).state_dict(),
+                "optimizers": [o.state_dict() for o in self.optimizers]}
 
     def load_extra_state(self, state: dict[str, Any]) -> None:
-        self.models.load_state_dict(state["models"])
+        self.bound(self.models).load_state_dict(state["models"])
         saved = state.get("optimizers") or []
         if len(saved) != len(self.optimizers):
             raise ValueError(

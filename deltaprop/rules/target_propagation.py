@@ -93,7 +93,8 @@ class DifferenceTargetPropagation(Rule):
         self.inverse_optimizer = RMSprop(params, lr=self.inverse_lr) if params else None
 
     def gradients(self, model: Any, loss_fn: Any, x: Any, y: Any) -> tuple[float, Any]:
-        passes = forward_pass(self.network, x, input_grad_from=len(self.network.blocks) - 1)
+        network = self.bound(self.network)
+        passes = forward_pass(network, x, input_grad_from=len(network.blocks) - 1)
         output = passes[-1].h
         loss = loss_fn(output, y)
         value = loss_value(loss)
@@ -113,9 +114,10 @@ class DifferenceTargetPropagation(Rule):
         """t_i for every hidden layer, from the top one down (computed before the inverses learn)."""
         top = passes[-1].x  # the output block's input: h_{M-1}, with dL/dh_{M-1} in its .grad
         targets = [top.array - self.target_lr * top.grad_array]
+        inverses = self.bound(self.inverses)
         with no_grad():
             for index in range(len(passes) - 2, 0, -1):
-                inverse = self.inverses[index - 1]
+                inverse = inverses[index - 1]
                 h_below = passes[index - 1].h.array
                 upper_h, upper_t = passes[index].h.detach(), Tensor._wrap(targets[0])
                 targets.insert(0, h_below + inverse(upper_t).array - inverse(upper_h).array)
@@ -126,6 +128,7 @@ class DifferenceTargetPropagation(Rule):
         if self.inverse_optimizer is None:
             return
         self.inverse_optimizer.zero_grad()
+        inverses = self.bound(self.inverses)
         for index in range(1, len(passes) - 1):
             below = passes[index - 1].h.array
             corrupted = below + dprandom.normal(below.shape, 0.0, self.noise, dtype=below.dtype,
@@ -133,15 +136,15 @@ class DifferenceTargetPropagation(Rule):
             with no_grad():
                 block = passes[index].block
                 lifted = block.after(block.affine(Tensor._wrap(corrupted)))
-            _squared_error(self.inverses[index - 1](lifted), corrupted).backward()
+            _squared_error(inverses[index - 1](lifted), corrupted).backward()
         self.inverse_optimizer.step()
 
     def extra_state(self) -> dict[str, Any]:
-        return {"inverses": self.inverses.state_dict(),
+        return {"inverses": self.bound(self.inverses).state_dict(),
                 "optimizer": None if self.inverse_optimizer is None else self.inverse_optimizer.state_dict()}
 
     def load_extra_state(self, state: dict[str, Any]) -> None:
-        self.inverses.load_state_dict(state["inverses"])
+        self.bound(self.inverses).load_state_dict(state["inverses"])
         if self.inverse_optimizer is not None and state.get("optimizer") is not None:
             self.inverse_optimizer.load_state_dict(state["optimizer"])
 

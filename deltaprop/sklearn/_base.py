@@ -23,7 +23,8 @@ import numbers
 import os
 import sys
 import warnings
-from typing import Any
+from types import FrameType
+from typing import Any, Self
 
 import numpy as np
 from sklearn.base import BaseEstimator, is_classifier
@@ -46,15 +47,9 @@ class NetworkEstimator(BaseEstimator):
     _accepts_nd_input = False
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> NetworkEstimator:
-        """Train on (X, y) (from scratch unless ``warm_start``); returns self.
-
-        ``sample_weight``: one non-negative weight per example; every average
-        in the loss (and the L2 term's 1/n) becomes a weighted one.
-        """
-        return self._fit(X, y, sample_weight, incremental=False)
-
-    def _fit(self, X: Any, y: Any, sample_weight: Any, incremental: bool) -> NetworkEstimator:
+    # Each subclass defines the public ``fit``: the MLPs take ``sample_weight``, the module wrappers
+    # do not (scikit-learn's meta-estimators read that from fit's signature).
+    def _fit(self, X: Any, y: Any, sample_weight: Any, incremental: bool) -> Self:
         self._check_settings()
         first_pass = not self.__sklearn_is_fitted__() or (not self.warm_start and not incremental)
         X, y = self._validate_training_data(X, y, reset=first_pass)
@@ -80,9 +75,12 @@ class NetworkEstimator(BaseEstimator):
         self._optimizer = None
         self._converged = False
         if self._tracks_epochs():
-            self.loss_curve_ = []
+            self.loss_curve_: list[float] = []
             self._no_improvement_count = 0
             self._best_state = None
+            self.validation_scores_: list[float] | None
+            self.best_validation_score_: float | None
+            self.best_loss_: float | None
             if self.early_stopping:
                 self.validation_scores_, self.best_validation_score_, self.best_loss_ = [], -np.inf, None
             else:
@@ -196,7 +194,8 @@ class NetworkEstimator(BaseEstimator):
 def warn_caller(message: str, category: type[Warning]) -> None:
     """`warnings.warn` pointing at the first line outside deltaprop (the user's fit call, or sklearn's)."""
     package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    frame, level = sys._getframe(1), 2
+    frame: FrameType | None = sys._getframe(1)
+    level = 2
     while frame is not None and frame.f_code.co_filename.startswith(package):
         frame, level = frame.f_back, level + 1
     warnings.warn(message, category, stacklevel=level)
@@ -204,7 +203,7 @@ def warn_caller(message: str, category: type[Warning]) -> None:
 
 def _check_sample_weight(sample_weight: Any, n_samples: int) -> np.ndarray:
     """One finite, non-negative float weight per example (a number is the same weight for all)."""
-    if isinstance(sample_weight, numbers.Number):
+    if isinstance(sample_weight, numbers.Real):
         weights = np.full(n_samples, float(sample_weight))
     else:
         weights = check_array(sample_weight, ensure_2d=False, dtype=np.float64, input_name="sample_weight")

@@ -12,6 +12,7 @@ that maps them to predictions: 'softmax' (class probabilities from scores),
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -36,6 +37,11 @@ def apply_out_activation(outputs: np.ndarray, out_activation: str) -> np.ndarray
 
 class ClassifierTask:
     """Classification in scikit-learn's terms (used with `NetworkEstimator` and ClassifierMixin)."""
+
+    # Supplied by the estimator this task is mixed into (`NetworkEstimator`); declared for the type checker.
+    warm_start: bool
+    _forward: Callable[[np.ndarray], np.ndarray]
+    _validate_input: Callable[[Any], np.ndarray]
 
     #: two classes as one logistic output (the MLPs, as scikit-learn); False: two softmax outputs
     _binary_as_one_output = True
@@ -130,6 +136,11 @@ class ClassifierTask:
 
 class RegressorTask:
     """Regression on one or several real-valued targets (used with `NetworkEstimator` and RegressorMixin)."""
+
+    # Supplied by the estimator this task is mixed into (`NetworkEstimator`); declared for the type checker.
+    warm_start: bool
+    _forward: Callable[[np.ndarray], np.ndarray]
+    _validate_input: Callable[[Any], np.ndarray]
 
     def _encode_targets(self, y: np.ndarray, first_pass: bool, incremental: bool) -> tuple[np.ndarray, int]:
         if y.ndim == 2 and y.shape[1] == 1:

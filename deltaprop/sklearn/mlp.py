@@ -65,6 +65,15 @@ class _MLP(NetworkEstimator):
             if name not in ("self", "__class__"):
                 setattr(self, name, value)
 
+    # ------------------------------------------------------------------ fitting
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> _MLP:
+        """Train on (X, y) (from scratch unless ``warm_start``); returns self.
+
+        ``sample_weight``: one non-negative weight per example; every average
+        in the loss (and the L2 term's 1/n) becomes a weighted one.
+        """
+        return self._fit(X, y, sample_weight, incremental=False)
+
     # ------------------------------------------------------------------ settings
     def _check_settings(self) -> None:
         """Every hyperparameter in range, each error naming the parameter (scikit-learn checks in fit)."""
@@ -101,7 +110,8 @@ class _MLP(NetworkEstimator):
         from deltaprop.nn import init
 
         dtype = _float_dtype(self.dtype) or X.dtype
-        activation = _ACTIVATION_NAMES.get(self.activation, self.activation)
+        name: str = self.activation
+        activation = _ACTIVATION_NAMES.get(name, name)
         model = build_mlp(X.shape[1], n_units, _hidden_sizes(self.hidden_layer_sizes), activation,
                           float(self.dropout), dtype)
         factor = 2.0 if self.activation == "logistic" else 6.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -36,7 +37,7 @@ def evaluate(
     loss_fn: Any,
     X: np.ndarray,
     y: np.ndarray,
-    metrics: list[tuple[str, Any]] = (),
+    metrics: Sequence[tuple[str, Any]] = (),
     prefix: str = "",
 ) -> dict[str, float]:
     """Loss and metrics of the model on (X, y), keyed ``prefix + name`` (e.g. 'val_loss')."""

@@ -99,8 +99,11 @@ class SequencePlan:
     chunked: bool
 
     def wrap(self, batches: Any) -> Any:
-        return ChunkedBatches(batches, self.tbptt, self.gradients) if self.chunked else \
-            _Resetting(batches, self.gradients)
+        if not self.chunked:
+            return _Resetting(batches, self.gradients)
+        if self.tbptt is None:
+            raise ValueError("SequencePlan: chunked batches need tbptt, the number of steps per chunk")
+        return ChunkedBatches(batches, self.tbptt, self.gradients)
 
 
 def plan_sequences(model: Any, X: np.ndarray, y: np.ndarray, loss_fn: Any, tbptt: int | None, stateful: bool,
@@ -187,7 +190,7 @@ class SequenceGradients:
             if self.state is not None and _batch_of(self.state) != x.shape[0]:
                 self.state = None  # a smaller last batch: its rows continue no earlier rows
             if self.truncate is not None and not self.many_to_many:
-                x = self._advance(model, x)
+                x = self._advance(model, x, self.truncate)
             output, state = _with_state(model, x, self.state)
             loss = loss_fn(output, y)
             value = loss.array.item()
@@ -198,13 +201,13 @@ class SequenceGradients:
             clip_grad_norm_(model.parameters(), self.clip)
         return value, output
 
-    def _advance(self, model: Any, x: Tensor) -> Tensor:
+    def _advance(self, model: Any, x: Tensor, truncate: int) -> Tensor:
         """Many-to-one truncation: run all but the last k steps without a graph; return the last k."""
         T = x.shape[1]
-        if self.truncate < T:
+        if truncate < T:
             with no_grad():
-                _, self.state = _with_state(model, x[:, : T - self.truncate], self.state)
-            x = x[:, T - self.truncate :]
+                _, self.state = _with_state(model, x[:, : T - truncate], self.state)
+            x = x[:, T - truncate :]
         return x
 
 

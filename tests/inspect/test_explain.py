@@ -92,3 +92,12 @@ def test_chain_through_softmax():
     model = nn.Sequential(nn.Linear(3, 3, dtype=np.float64), nn.Softmax())
     chain = derivative_chain(model, rng.normal(size=3), rng.normal(size=3), "mse", ("0.weight", (1, 2)))
     assert len(chain.factors) == 2 and chain.product == pytest.approx(chain.gradient)
+
+
+def test_chain_of_a_conv_net_names_the_layer_it_cannot_follow():
+    """The chain follows dense layers only; a conv net used to fail with an AttributeError on its trace."""
+    model = nn.Sequential(nn.Conv2d(1, 2, 3, dtype=np.float64), nn.Flatten(),
+                          nn.Linear(8, 1, dtype=np.float64))
+    x, y = np.zeros((1, 1, 4, 4)), np.zeros((1, 1))
+    with pytest.raises(TypeError, match="layer '0' is a Conv2d"):
+        derivative_chain(model, x, y, "squared_error", ("2.weight", (0, 0)))

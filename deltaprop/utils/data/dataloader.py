@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 
@@ -28,19 +28,23 @@ from deltaprop.rng import Generator, numpy_generator
 from deltaprop.tensor import Tensor
 from deltaprop.utils.data.dataset import TensorDataset
 
+T = TypeVar("T")  # what a Sampler yields: an index, or a batch of them
+
 
 # --------------------------------------------------------------------------- samplers
-class Sampler:
-    """Base class: iterates over dataset indices."""
 
-    def __iter__(self) -> Iterator[int]:
+
+class Sampler(Generic[T]):
+    """Base class: iterates over dataset indices (`BatchSampler`: over lists of them), as PyTorch's."""
+
+    def __iter__(self) -> Iterator[T]:
         raise NotImplementedError
 
     def __len__(self) -> int:
         raise NotImplementedError
 
 
-class SequentialSampler(Sampler):
+class SequentialSampler(Sampler[int]):
     def __init__(self, data_source: Any) -> None:
         self.data_source = data_source
 
@@ -51,7 +55,7 @@ class SequentialSampler(Sampler):
         return len(self.data_source)
 
 
-class RandomSampler(Sampler):
+class RandomSampler(Sampler[int]):
     """A fresh random order each time it is iterated (``replacement=True``: draws with repeats)."""
 
     def __init__(self, data_source: Any, replacement: bool = False, num_samples: int | None = None,
@@ -78,7 +82,7 @@ class RandomSampler(Sampler):
         return self.num_samples
 
 
-class SubsetRandomSampler(Sampler):
+class SubsetRandomSampler(Sampler[int]):
     """The given indices in a random order."""
 
     def __init__(self, indices: Sequence[int], generator: Generator | None = None) -> None:
@@ -93,7 +97,7 @@ class SubsetRandomSampler(Sampler):
         return len(self.indices)
 
 
-class BatchSampler(Sampler):
+class BatchSampler(Sampler[list[int]]):
     """Groups a sampler's indices into lists of ``batch_size`` (the last shorter unless ``drop_last``)."""
 
     def __init__(self, sampler: Iterable[int], batch_size: int, drop_last: bool) -> None:
