@@ -192,7 +192,7 @@ from deltaprop.tensor import (
 from deltaprop.tensor_methods import Size
 from deltaprop.train import History, fit
 
-__version__ = "0.1.0"
+__version__ = "0.2.0.dev0"
 
 # Sub-packages load on first use (`dp.data.load_digits()`), so `import deltaprop` stays light.
 _SUBMODULES = (
