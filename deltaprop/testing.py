@@ -358,9 +358,10 @@ class _Namespace(types.ModuleType):
         _note("upload")
         return StandinArray(np.array(obj, dtype=dtype))
 
-    def array(self, obj: Any, dtype: Any = None) -> StandinArray:
+    def array(self, obj: Any, dtype: Any = None, copy: bool = True) -> StandinArray:
+        """As ``cupy.array``: a copy unless ``copy=False`` and no conversion is needed (host data: always)."""
         if type(obj) is StandinArray:
-            return StandinArray(obj._array.astype(dtype or obj.dtype, copy=True))
+            return StandinArray(obj._array.astype(dtype or obj.dtype, copy=copy))
         return self.asarray(obj, dtype)
 
     def asnumpy(self, x: StandinArray) -> np.ndarray:

@@ -80,6 +80,7 @@ class FlatGroup:
         self.grad = grads
         self.state: dict[str, Any] = {}
         self.state_views: dict[str, list[Any]] = {}
+        self.state_sources: dict[str, Any] = {}  # the flat array each key's views were cut from
         self.state_dicts: list[Any] = [None] * len(self.params)  # the per-parameter dicts last synced
 
     # ------------------------------------------------------------------ building and checking
@@ -152,9 +153,10 @@ class FlatGroup:
         for key, value in self.state.items():
             if hasattr(value, "shape"):
                 views = self.state_views.get(key)
-                if views is not None and views[0].base is value:
+                if views is not None and self.state_sources.get(key) is value:
                     continue  # already views of this array: nothing to do
                 views = self.state_views[key] = self._views_of(value)
+                self.state_sources[key] = value
                 for state, view in zip(states, views, strict=True):
                     state[key] = view
             else:
@@ -178,6 +180,7 @@ class FlatGroup:
             else:
                 return False
         self.state, self.state_views, self.state_dicts = merged, {}, list(states)
+        self.state_sources = {}
         self.finish()
         return True
 
