@@ -176,8 +176,8 @@ def input_features(model: Any) -> int | None:
     for module in model.modules():
         if isinstance(module, Linear):
             return module.in_features
-        if module._parameters.get("weight") is not None:
-            return None
+        if any(p is not None for p in module._parameters.values()):
+            return None  # a convolution, a recurrent layer (weight_ih_l0, ...), ...
     return None
 
 

@@ -12,7 +12,7 @@ import sys
 
 import numpy as np
 
-from deltaprop.cli import images
+from deltaprop.cli import images, sequence_input
 from deltaprop.cli.common import add_csv_options, parse_delimiter, read_table, say
 from deltaprop.cli.modelfile import class_probabilities, load_model, run_model, select_features
 from deltaprop.cli.output import write_text_file
@@ -51,7 +51,9 @@ def predictions_table(model, info, X: np.ndarray, source: str) -> tuple[list[str
 
 def run(args: argparse.Namespace) -> int:
     model, info = load_model(args.model)
-    if images.is_image_file(args.data):
+    if sequence_input.is_sequence_model(info):
+        X = sequence_input.read_sequences(args.data, model, info)
+    elif images.is_image_file(args.data):
         X = images.read_images(args.data, model, info)
     else:
         # the CSV the model was trained on may be passed as it is: its label column is skipped

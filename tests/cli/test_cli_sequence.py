@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
+import deltaprop as dp
 from deltaprop.cli import main
 
 
@@ -18,6 +20,17 @@ def test_adding_problem_trains_scores_and_saves(tmp_path, capsys):
     assert summary["dataset"] == "adding" and summary["model"] == "gru" and summary["test_rows"] == 60
     assert "predicting 1 always scores MSE 1/6" in text and f"test mse {summary['test_mse']:.4g}" in text
     assert {"model.npz", "model.json", "history.json", "summary.json"} <= {p.name for p in out.iterdir()}
+
+    # the saved model predicts on a .npy of sequences: one row per sequence, the network's own outputs
+    sequences = dp.data.sequences.make_adding(5, seq_len=10, seed=3).X.astype(np.float32)
+    np.save(tmp_path / "seqs.npy", sequences)
+    assert main(["predict", str(out / "model.npz"), "--data", str(tmp_path / "seqs.npy")]) == 0
+    lines = capsys.readouterr().out.split()
+    expected = dp.load(out / "model.npz").eval()(dp.tensor(sequences)).numpy()[:, 0]
+    assert lines[0] == "prediction" and np.allclose([float(v) for v in lines[1:]], expected, rtol=1e-5)
+    np.save(tmp_path / "wide.npy", np.zeros((5, 10, 3), np.float32))
+    assert main(["predict", str(out / "model.npz"), "--data", str(tmp_path / "wide.npy")]) != 0
+    assert "takes sequences of shape (N, T, 2) but" in capsys.readouterr().err
 
 
 def test_text_model_trains_then_generates(tmp_path, capsys):
@@ -35,6 +48,9 @@ def test_text_model_trains_then_generates(tmp_path, capsys):
     assert generated.startswith("the ") and len(generated.rstrip("\n")) == 24
     assert main(["generate", str(out / "model.npz"), "--prompt", "XYZ"]) != 0
     assert "never saw" in capsys.readouterr().err
+    np.save(tmp_path / "ids.npy", np.zeros((2, 16), np.int64))
+    assert main(["predict", str(out / "model.npz"), "--data", str(tmp_path / "ids.npy")]) != 0
+    assert "use 'deltaprop generate" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("argv, message", [
