@@ -11,7 +11,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ORDER = ["engine_overhead", "mlp_throughput", "fashion_mnist", "cnn_throughput", "fashion_mnist_cnn",
-         "second_order", "gradient_cost"]
+         "rnn_throughput", "sequence_tasks", "sequence_tasks_text", "fixed_point_memory", "compare_rules",
+         "sklearn_vs_deltaprop", "distributed_ranks", "distributed_scaling", "second_order", "gradient_cost"]
 
 
 def main() -> None:
