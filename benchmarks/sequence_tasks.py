@@ -131,6 +131,11 @@ def main(argv: list[str] | None = None) -> None:
               "Adding problem: 5000 train / 1000 held-out sequences, one layer of 64 units, Adam lr 0.01, "
               "batch 32,", "clipping at norm 5, up to 30 epochs or training MSE <= 0.005. "
               "Produced by `python benchmarks/sequence_tasks.py`.", ""]
+    if args.only == "text":
+        header = ["## Learning on sequences: the character model", "",
+                  "85% of Hamlet to train on, 5% to validate (early stopping, patience 2, best weights",
+                  "kept), 10% held out. Produced by `python benchmarks/sequence_tasks.py --only text`.",
+                  ""]
     (HERE / "results").mkdir(exist_ok=True)
     name = "sequence_tasks" + (f"_{args.only}" if args.only else "")  # a part run beside the whole
     (HERE / "results" / f"{name}.md").write_text("\n".join(header + lines) + "\n")
