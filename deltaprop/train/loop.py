@@ -119,7 +119,9 @@ def fit(
     - ``checkpoint``: path of a file rewritten atomically every
       ``checkpoint_every`` epochs (and at the end); ``resume_from``: continue
       a checkpointed run so that the final weights are bit-identical to an
-      uninterrupted run with the same arguments and ``seed``.
+      uninterrupted run with the same arguments and ``seed`` (a checkpoint of
+      a run that had stopped, by early stopping or a target loss, resumes
+      finished: no more epochs, the best weights restored as at its end).
     - ``seed``: reseeds the package generator first (shuffles, dropout, split).
     - ``check_finite``: True checks each batch loss (and the weights each
       epoch), 'grads' also every gradient every batch, False nothing; a
@@ -200,11 +202,7 @@ def fit(
         all_callbacks.append(cluster.callback(checkpoint is not None))
 
     run = Run(model, optimizer, loss_fn, History(), epochs)
-    start_epoch = 1
-    if resume_state is not None:
-        run.history = ckpt.restore(resume_state, run, scheduler, all_callbacks)
-        start_epoch = int(resume_state["epoch"]) + 1
-        ckpt.restore_rng(resume_state)  # last, after anything that might draw
+    start_epoch = 1 if resume_state is None else _resume(resume_state, run, scheduler, all_callbacks)
     parts = _OneProcess if cluster is None else cluster
     batches = source if source is not None else parts.batches(
         X, y, None if optimizer.full_batch else batch_size, shuffle, _model_xp(model)
@@ -227,6 +225,16 @@ def fit(
     with anomaly_mode() if detect_anomaly else nullcontext(), parts.running():
         _run_epochs(run, plan, start_epoch, cluster)
     return run.history
+
+
+def _resume(state: dict[str, Any], run: Run, scheduler: Any, callbacks: list[Any]) -> int:
+    """Put a checkpointed run back; the first epoch left to train (past the last if the run had ended)."""
+    run.history = ckpt.restore(state, run, scheduler, callbacks)
+    run.epoch = int(state["epoch"])
+    ckpt.restore_rng(state)  # last, after anything that might draw
+    if run.history.stopped_reason:  # it had stopped (early stopping, a target loss, ...): so it stays
+        return run.epochs + 1
+    return run.epoch + 1
 
 
 def _run_epochs(run: Run, plan: Plan, start_epoch: int, cluster: Any = None) -> None:

@@ -139,3 +139,24 @@ def test_float64_optimizer_state_keeps_its_dtype_through_a_checkpoint(name, tmp_
     dtypes = {v.dtype for state in fresh.state.values() for v in state.values() if isinstance(v, np.ndarray)}
     assert np.dtype(np.float64) in dtypes
     assert_same_tree(optimizer.state_dict(), fresh.state_dict())
+
+
+def test_resuming_a_run_that_stopped_early_trains_no_further(tmp_path):
+    """An early-stopped run's checkpoint resumes finished: same epochs, same (best) weights, same reason."""
+    X, y = dp.data.load_digits()
+    X = (X / 16).astype(np.float32)
+
+    def run(**kwargs):
+        dp.manual_seed(0)
+        model = nn.Sequential(nn.Linear(64, 16), nn.ReLU(), nn.Linear(16, 10))
+        history = dp.fit(model, X, y, loss="cross_entropy", optimizer=optim.SGD(model.parameters(), lr=0.5),
+                         epochs=200, validation_split=0.3, early_stopping=2, progress=False, seed=0, **kwargs)
+        return model, history
+
+    path = tmp_path / "ck.npz"
+    whole, first = run(checkpoint=path)
+    assert first.stopped_reason and first.epochs_run < 200  # the premise: it stopped early
+    resumed, again = run(resume_from=path)
+    assert again.epochs_run == first.epochs_run and again.stopped_reason == first.stopped_reason
+    for (name, a), b in zip(whole.state_dict().items(), resumed.state_dict().values(), strict=True):
+        assert np.array_equal(a, b), name
