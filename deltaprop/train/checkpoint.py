@@ -36,7 +36,10 @@ def write(
         "fit_args": fit_args,
         "split_order": split_order,
         "scheduler": scheduler.state_dict() if scheduler is not None else None,
-        "callbacks": [cb.state_dict() if hasattr(cb, "state_dict") else None for cb in callbacks],
+        # each state under its callback's class name, so a resumed run given its callbacks in another
+        # order still hands every state to the callback that wrote it
+        "callbacks": [{"type": type(cb).__name__, "state": cb.state_dict()} if hasattr(cb, "state_dict")
+                      else None for cb in callbacks],
     }
     save_checkpoint(path, run.model, optimizer, run.epoch, run.history, get_rng_state(), extra)
 
@@ -79,11 +82,30 @@ def restore(state: dict[str, Any], run: Any, scheduler: Any, callbacks: list[Any
     extra = state["extra"]
     if scheduler is not None and extra.get("scheduler") is not None:
         scheduler.load_state_dict(extra["scheduler"])
-    saved_callbacks = extra.get("callbacks") or []
-    for callback, saved in zip(callbacks, saved_callbacks, strict=False):
-        if saved is not None and hasattr(callback, "load_state_dict"):
-            callback.load_state_dict(saved)
+    for callback, saved in _states_for(callbacks, extra.get("callbacks") or []):
+        callback.load_state_dict(saved)
     return History.from_dict(state["history"])
+
+
+def _states_for(callbacks: list[Any], saved: list[Any]) -> list[tuple[Any, Any]]:
+    """(callback, its saved state) pairs: the n-th callback of a class gets the n-th state of that class.
+
+    Checkpoints from before the class names were stored hold bare states, matched by position.
+    """
+    stateful = [cb for cb in callbacks if hasattr(cb, "load_state_dict")]
+    if not all(s is None or (isinstance(s, dict) and set(s) == {"type", "state"}) for s in saved):
+        return [(cb, s) for cb, s in zip(callbacks, saved, strict=False)
+                if s is not None and hasattr(cb, "load_state_dict")]
+    by_type: dict[str, list[Any]] = {}
+    for entry in saved:
+        if entry is not None:
+            by_type.setdefault(entry["type"], []).append(entry["state"])
+    pairs = []
+    for cb in stateful:
+        states = by_type.get(type(cb).__name__)
+        if states:
+            pairs.append((cb, states.pop(0)))
+    return pairs
 
 
 def restore_rng(state: dict[str, Any]) -> None:

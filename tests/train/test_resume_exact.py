@@ -160,3 +160,49 @@ def test_resuming_a_run_that_stopped_early_trains_no_further(tmp_path):
     assert again.epochs_run == first.epochs_run and again.stopped_reason == first.stopped_reason
     for (name, a), b in zip(whole.state_dict().items(), resumed.state_dict().values(), strict=True):
         assert np.array_equal(a, b), name
+
+
+class EpochCounter(Callback):
+    """A second stateful callback, of another class than RunningLoss."""
+
+    def __init__(self):
+        self.count = 0
+
+    def on_epoch_end(self, run):
+        self.count += 1
+
+    def state_dict(self):
+        return {"count": self.count}
+
+    def load_state_dict(self, state):
+        self.count = int(state["count"])
+
+
+def test_callbacks_get_their_own_state_back_whatever_their_order(tmp_path):
+    X, y = dp.data.load_digits()
+    X = (X / 16).astype(np.float32)
+
+    def run(callbacks, **kwargs):
+        dp.manual_seed(0)
+        model = nn.Sequential(nn.Linear(64, 10))
+        dp.fit(model, X, y, loss="cross_entropy", optimizer=optim.SGD(model.parameters(), lr=0.1),
+               epochs=3, progress=False, seed=0, callbacks=callbacks, **kwargs)
+
+    first = [RunningLoss(), EpochCounter()]
+    run(first, checkpoint=tmp_path / "ck.npz")
+    swapped = [EpochCounter(), RunningLoss()]  # the same callbacks, listed the other way round
+    from deltaprop.train import checkpoint as ckpt
+
+    state = load_checkpoint(tmp_path / "ck.npz")
+    ckpt.restore(state, _Restorable(), None, swapped)
+    assert swapped[0].count == first[1].count == 3
+    assert swapped[1].average == first[0].average
+
+
+class _Restorable:
+    """What checkpoint.restore needs of a run: a model and an optimizer to take their states back."""
+
+    def __init__(self):
+        dp.manual_seed(0)
+        self.model = nn.Sequential(nn.Linear(64, 10))
+        self.optimizer = optim.SGD(self.model.parameters(), lr=0.1)
