@@ -121,6 +121,25 @@ def test_fit_trains_on_a_dataloader_like_on_arrays():
     np.testing.assert_allclose(results[0][2], results[1][2], rtol=1e-6)
 
 
+def test_a_loader_run_resumes_exactly_and_refuses_other_data(tmp_path):
+    X_reg = RNG.standard_normal((40, 3)).astype(np.float32)
+    y_reg = X_reg @ np.array([[1.0], [-2.0], [0.5]], np.float32)
+
+    def run(X, epochs, **kwargs):
+        dp.manual_seed(1)
+        model = nn.Linear(3, 1)
+        loader = DataLoader(TensorDataset(dp.tensor(X), dp.tensor(y_reg)), batch_size=8, shuffle=True)
+        dp.fit(model, loader, loss="mse", optimizer=dp.optim.SGD(model.parameters(), lr=0.05), epochs=epochs,
+               progress=False, seed=0, **kwargs)
+        return model.weight.numpy().copy()
+
+    whole = run(X_reg, 4)
+    run(X_reg, 2, checkpoint=tmp_path / "ck.npz")
+    np.testing.assert_array_equal(run(X_reg, 4, resume_from=tmp_path / "ck.npz"), whole)
+    with pytest.raises(ValueError, match="data"):
+        run(X_reg + 1.0, 4, resume_from=tmp_path / "ck.npz")
+
+
 def test_fit_with_a_loader_refuses_what_does_not_apply():
     model = nn.Linear(3, 2)
     loader = DataLoader(TensorDataset(dp.tensor(X), dp.tensor(Y)), batch_size=4)

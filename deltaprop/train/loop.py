@@ -175,8 +175,9 @@ def fit(
             )
         loss_fn = sequence.loss_fn
         fit_args.update({"tbptt": tbptt, "stateful": bool(stateful)} if tbptt or stateful else {})
-    if source is None and (checkpoint is not None or resume_from is not None):  # so other data is refused
-        fit_args["data"] = checks.data_fingerprint(X, y)
+    if checkpoint is not None or resume_from is not None:  # so a resume on other data is refused
+        fit_args["data"] = checks.data_fingerprint(X, y) if source is None else checks.loader_fingerprint(
+            source.loader)
     recorder = learning_rule.prepare(rule, fit_args)
     custom_rule = recorder is not None and recorder.gradients is not backprop  # Backprop() is plain fit
     if custom_rule and (cluster is not None or sequence is not None):

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from deltaprop import backend
 from deltaprop.errors import ShapeError
 from deltaprop.tensor import Tensor
 
@@ -138,6 +139,33 @@ def data_fingerprint(X: np.ndarray, y: np.ndarray) -> str:
             rows = np.unique(np.linspace(0, len(array) - 1, min(len(array), _FINGERPRINT_ROWS)).astype(int))
             digest.update(np.ascontiguousarray(array[rows]).tobytes())
     return digest.hexdigest()
+
+
+def loader_fingerprint(loader: Any) -> str:
+    """`data_fingerprint` of a DataLoader's dataset, read item by item (the loader's shuffle is not drawn).
+
+    Up to 256 evenly spaced items (x, y, ...) are read with ``dataset[i]``; a
+    dataset without ``len`` or indexing (an iterable one) is known by its type alone.
+    """
+    dataset: Any = getattr(loader, "dataset", None)
+    try:
+        n = len(dataset)
+        spaced = np.linspace(0, n - 1, min(n, _FINGERPRINT_ROWS)) if n else []
+        rows: list[int] = sorted({int(i) for i in spaced})
+        items = [dataset[i] for i in rows]
+    except TypeError:  # nothing to sample without consuming it
+        return type(dataset).__name__
+    digest = hashlib.blake2b(digest_size=12)
+    digest.update(f"{type(dataset).__name__}:{n}".encode())
+    for k in range(len(items[0]) if items else 0):
+        column = np.stack([_host(item[k]) for item in items])
+        digest.update(f"{column.shape}{column.dtype.str}".encode())
+        digest.update(np.ascontiguousarray(column).tobytes())
+    return digest.hexdigest()
+
+
+def _host(value: Any) -> np.ndarray:
+    return backend.to_numpy(value.array if isinstance(value, Tensor) else np.asarray(value))
 
 
 def check_resume_data(saved_fit_args: dict[str, Any], fit_args: dict[str, Any], path: str) -> None:
