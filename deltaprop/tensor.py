@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import threading
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -30,7 +31,13 @@ from deltaprop.tensor_methods import TensorMethods
 
 # --------------------------------------------------------------------------- state
 
-_grad_enabled = True
+class _ThreadState(threading.local):
+    """Per-thread switches, as PyTorch keeps its grad mode per thread (a new thread records by default)."""
+
+    grad_enabled = True
+
+
+_state = _ThreadState()
 _anomaly_mode = False
 
 DEFAULT_DTYPE = np.float32
@@ -38,7 +45,7 @@ DEFAULT_DTYPE = np.float32
 
 def is_grad_enabled() -> bool:
     """Whether ops record the graph right now (False inside `no_grad`)."""
-    return _grad_enabled
+    return _state.grad_enabled
 
 
 class _GradMode:
@@ -58,15 +65,13 @@ class _GradMode:
         return self if func is None else self(func)
 
     def __init__(self, func: Callable | None = None) -> None:
-        self._previous = _grad_enabled
+        self._previous = _state.grad_enabled
 
     def __enter__(self) -> None:
-        global _grad_enabled
-        self._previous, _grad_enabled = _grad_enabled, self._mode
+        self._previous, _state.grad_enabled = _state.grad_enabled, self._mode
 
     def __exit__(self, *exc: object) -> None:
-        global _grad_enabled
-        _grad_enabled = self._previous
+        _state.grad_enabled = self._previous
 
     def __call__(self, func: Callable) -> Callable:
         import functools
@@ -113,7 +118,7 @@ class inference_mode(_GradMode):  # noqa: N801
         return object.__new__(cls)
 
     def __init__(self, mode: Any = True) -> None:
-        self._previous = _grad_enabled
+        self._previous = _state.grad_enabled
         self._mode = not bool(mode)
 
     def _again(self) -> _GradMode:
@@ -129,16 +134,14 @@ class set_grad_enabled(_GradMode):  # noqa: N801
         return object.__new__(cls)
 
     def __init__(self, mode: bool) -> None:
-        global _grad_enabled
         self._mode = bool(mode)
-        self._previous, _grad_enabled = _grad_enabled, self._mode
+        self._previous, _state.grad_enabled = _state.grad_enabled, self._mode
 
     def __enter__(self) -> None:
         pass  # already set when made
 
     def __call__(self, func: Callable) -> Callable:
-        global _grad_enabled
-        _grad_enabled = self._previous  # as a decorator it applies per call, not from now on
+        _state.grad_enabled = self._previous  # as a decorator it applies per call, not from now on
         return super().__call__(func)
 
     def _again(self) -> _GradMode:
@@ -1112,9 +1115,10 @@ def make_result(data: Any, parents: tuple, backward: BackwardFn, saved: tuple, o
     out._grad_slot = None
     out._version = 0
     out.name = None
-    if _anomaly_mode and _grad_enabled:
+    recording = _state.grad_enabled
+    if _anomaly_mode and recording:
         _check_finite(data, f"forward of '{op}'", data.shape)
-    if _grad_enabled:
+    if recording:
         recorded: tuple | None  # the parents that need a gradient (None in place of the others), or None
         if len(parents) == 1:
             recorded = parents if parents[0].requires_grad else None

@@ -113,3 +113,40 @@ def test_module_list_behaves_like_a_list_and_parameter_containers_save_and_load(
     for (name, a), (_, b) in zip(holder.named_parameters(), loaded.named_parameters(), strict=True):
         np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=name)
         assert a.dtype == b.dtype
+
+
+def test_grad_mode_is_per_thread_as_in_pytorch():
+    """A thread evaluating under no_grad leaves another thread's training recording; new threads record."""
+    import threading
+
+    inside, release = threading.Event(), threading.Event()
+    seen = {}
+
+    def evaluate():
+        with dp.no_grad():
+            inside.set()
+            release.wait(5)
+            seen["evaluator"] = dp.is_grad_enabled()
+
+    def fresh():
+        seen["new thread"] = dp.is_grad_enabled()
+
+    evaluator = threading.Thread(target=evaluate)
+    evaluator.start()
+    assert inside.wait(5)
+    w = dp.tensor([1.0, 2.0], requires_grad=True)
+    (w * w).sum().backward()  # while the other thread is inside no_grad
+    assert dp.is_grad_enabled() and w.grad.tolist() == [2.0, 4.0]
+    with dp.no_grad():
+        starter = threading.Thread(target=fresh)
+        starter.start()
+        starter.join(5)
+    release.set()
+    evaluator.join(5)
+    assert seen == {"evaluator": False, "new thread": True}
+    torch = pytest.importorskip("torch")
+    with torch.no_grad():
+        other = threading.Thread(target=lambda: seen.update(torch_new_thread=torch.is_grad_enabled()))
+        other.start()
+        other.join(5)
+    assert seen["torch_new_thread"] is True  # PyTorch's behaviour, which ours matches
