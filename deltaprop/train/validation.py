@@ -150,8 +150,9 @@ def loader_fingerprint(loader: Any) -> str:
     dataset: Any = getattr(loader, "dataset", None)
     try:
         n = len(dataset)
-        spaced = np.linspace(0, n - 1, min(n, _FINGERPRINT_ROWS)) if n else []
-        rows: list[int] = sorted({int(i) for i in spaced})
+        rows: list[int] = []
+        if n:
+            rows = sorted({int(i) for i in np.linspace(0, n - 1, min(n, _FINGERPRINT_ROWS))})
         items = [dataset[i] for i in rows]
     except TypeError:  # nothing to sample without consuming it
         return type(dataset).__name__
