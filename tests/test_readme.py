@@ -44,3 +44,22 @@ def test_ten_line_example_is_ten_lines_and_learns(tmp_path, monkeypatch):
         exec(block, {})
     assert float(out.getvalue().split()[-1]) > 0.9
     assert (tmp_path / "digits.npz").is_file()
+
+
+def test_every_test_the_guarantees_name_exists():
+    """Each promise in README's "Guarantees" names the tests that keep it: those must exist."""
+    text = README.read_text(encoding="utf-8")
+    section = text[text.index("## Guarantees"):text.index("\n## ", text.index("## Guarantees") + 1)]
+    root = README.parent
+    current = None
+    named = 0
+    for match in re.finditer(r"`(tests/[\w/]+\.py)?(::(\w+))?(\[[^\]]*\])?`", section):
+        path, name = match.group(1), match.group(3)  # a bare `[case]` belongs to the test named before it
+        if path:
+            current = root / path
+            assert current.is_file(), f"README Guarantees names {path}, which does not exist"
+        if name:
+            assert current is not None and f"def {name}(" in current.read_text(encoding="utf-8"), (
+                f"README Guarantees names {name} in {current}, which has no such test")
+            named += 1
+    assert named >= 8  # the section names its tests; a rewrite that drops them should fail here
