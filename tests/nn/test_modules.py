@@ -192,8 +192,8 @@ def test_float32_layer_fed_float64_data_stays_float32():
 @pytest.mark.parametrize("make", [
     lambda dtype: nn.Linear(2, 3, dtype=dtype), lambda dtype: nn.Conv2d(1, 2, 3, dtype=dtype),
     lambda dtype: nn.LSTM(2, 3, dtype=dtype), lambda dtype: nn.BatchNorm1d(2, dtype=dtype),
-    lambda dtype: nn.Embedding(3, 2, dtype=dtype),
-], ids=["Linear", "Conv2d", "LSTM", "BatchNorm1d", "Embedding"])
+    lambda dtype: nn.Embedding(3, 2, dtype=dtype), lambda dtype: nn.LSTMCell(2, 3, dtype=dtype),
+], ids=["Linear", "Conv2d", "LSTM", "BatchNorm1d", "Embedding", "LSTMCell"])
 def test_layers_refuse_half_precision_weights_instead_of_building_float32_ones(make):
     with pytest.raises(ValueError, match="dtype must be float32 or float64, got float16"):
         make(np.float16)
