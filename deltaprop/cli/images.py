@@ -212,7 +212,7 @@ def read_images(path: str, model: Any, info: Any) -> np.ndarray:
     """The images of an IDX or .npy file, shaped and scaled for the model (rows for a dense one)."""
     from deltaprop.cli.modelfile import input_features
 
-    array = _read_array(path)
+    array = read_array(path)
     if array.ndim == 0 or len(array) == 0:
         raise CLIError(f"{path} holds no images (shape {array.shape})")
     if array.dtype.kind in "iub":
@@ -240,7 +240,8 @@ def rows_to_model_input(X: np.ndarray, info: Any, source: str) -> np.ndarray:
     return X.reshape(len(X), *shape)
 
 
-def _read_array(path: str) -> np.ndarray:
+def read_array(path: str, what: str = "images") -> np.ndarray:
+    """The array of a .npy or IDX file (no pickles), or one line naming the file and the problem."""
     from deltaprop.data import read_idx
 
     try:
@@ -248,4 +249,4 @@ def _read_array(path: str) -> np.ndarray:
             return np.load(path, allow_pickle=False)
         return read_idx(path)
     except (OSError, ValueError, EOFError) as exc:
-        raise CLIError(f"cannot read images from {path}: {one_line(exc)}") from None
+        raise CLIError(f"cannot read {what} from {path}: {one_line(exc)}") from None

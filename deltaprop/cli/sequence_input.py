@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from deltaprop.cli.common import CLIError
+from deltaprop.cli.images import read_array
 
 
 def is_sequence_model(info: Any) -> bool:
@@ -33,10 +34,7 @@ def read_sequences(path: str, model: Any, info: Any) -> np.ndarray:
     if Path(path).suffix != ".npy":
         raise CLIError(f"{path}: a recurrent model reads sequences from a .npy array of shape "
                        "(N, T, features); save them with numpy.save")
-    try:
-        X = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise CLIError(f"cannot read {path} as a .npy array: {exc}") from None
+    X = read_array(path, "sequences")
     if X.dtype.kind not in "iuf":
         raise CLIError(f"{path} holds {X.dtype} values; sequences must be numbers")
     features = int(getattr(model, "input_size", 0)) or None

@@ -136,9 +136,13 @@ def data_fingerprint(X: np.ndarray, y: np.ndarray) -> str:
     for array in (np.asarray(X), np.asarray(y)):
         digest.update(f"{array.shape}{array.dtype.str}".encode())
         if len(array):
-            rows = np.unique(np.linspace(0, len(array) - 1, min(len(array), _FINGERPRINT_ROWS)).astype(int))
-            digest.update(np.ascontiguousarray(array[rows]).tobytes())
+            digest.update(np.ascontiguousarray(array[_sampled_rows(len(array))]).tobytes())
     return digest.hexdigest()
+
+
+def _sampled_rows(n: int) -> np.ndarray:
+    """Up to 256 evenly spaced row indices of n rows (n >= 1), first and last included."""
+    return np.unique(np.linspace(0, n - 1, min(n, _FINGERPRINT_ROWS)).astype(int))
 
 
 def loader_fingerprint(loader: Any) -> str:
@@ -150,10 +154,7 @@ def loader_fingerprint(loader: Any) -> str:
     dataset: Any = getattr(loader, "dataset", None)
     try:
         n = len(dataset)
-        rows: list[int] = []
-        if n:
-            rows = sorted({int(i) for i in np.linspace(0, n - 1, min(n, _FINGERPRINT_ROWS))})
-        items = [dataset[i] for i in rows]
+        items = [dataset[int(i)] for i in _sampled_rows(n)] if n else []
     except TypeError:  # nothing to sample without consuming it
         return type(dataset).__name__
     digest = hashlib.blake2b(digest_size=12)
