@@ -36,6 +36,7 @@ benchmarks/results/mlp_throughput.md and rebuilds BENCHMARKS.md.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import statistics
 import subprocess
@@ -155,23 +156,24 @@ def deltaprop_optimizer(params):
     return SGD(params, lr=LR, momentum=MOMENTUM), "deltaprop.optim.SGD"
 
 
-def _dp_model(sizes):
-    layers: list[nn.Module] = []
+def _dp_model(sizes, lib=dp):
+    layers: list = []
     for k, (i, o) in enumerate(zip(sizes[:-1], sizes[1:], strict=False)):
-        layers.append(nn.Linear(i, o))
+        layers.append(lib.nn.Linear(i, o))
         if k < len(sizes) - 2:
-            layers.append(nn.ReLU())
-    return nn.Sequential(*layers)
+            layers.append(lib.nn.ReLU())
+    return lib.nn.Sequential(*layers)
 
 
-def make_deltaprop_loop(sizes, batch_size):
-    model = _dp_model(sizes)
-    loss_fn = nn.CrossEntropyLoss()
-    optimizer, _ = deltaprop_optimizer(model.parameters())
+def make_deltaprop_loop(sizes, batch_size, lib=dp):
+    """``lib`` is deltaprop, or an older version of it imported by `import_before`."""
+    model = _dp_model(sizes, lib)
+    loss_fn = lib.nn.CrossEntropyLoss()
+    optimizer = lib.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
 
     def epoch(X, y, rng):
         for idx in _batches(len(X), batch_size, rng):
-            xb, yb = dp.Tensor(X[idx]), dp.Tensor(y[idx])
+            xb, yb = lib.Tensor(X[idx]), lib.Tensor(y[idx])
             loss = loss_fn(model(xb), yb)
             optimizer.zero_grad()
             loss.backward()
@@ -180,13 +182,13 @@ def make_deltaprop_loop(sizes, batch_size):
     return epoch
 
 
-def make_deltaprop_fit(sizes, batch_size):
-    model = _dp_model(sizes)
-    loss_fn = nn.CrossEntropyLoss()
-    optimizer, _ = deltaprop_optimizer(model.parameters())
+def make_deltaprop_fit(sizes, batch_size, lib=dp):
+    model = _dp_model(sizes, lib)
+    loss_fn = lib.nn.CrossEntropyLoss()
+    optimizer = lib.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
 
     def epoch(X, y, rng):
-        dp.fit(
+        lib.fit(
             model, X, y, loss=loss_fn, optimizer=optimizer, epochs=1, batch_size=batch_size,
             shuffle=True, progress=False,
         )  # fmt: skip
@@ -274,40 +276,8 @@ def import_before(ref: str):
 def add_before_rows(ref: str) -> None:
     """Register the 'deltaprop REF loop' and 'deltaprop REF fit' implementations."""
     old = import_before(ref)
-
-    def model_of(sizes):
-        layers = []
-        for k, (i, o) in enumerate(zip(sizes[:-1], sizes[1:], strict=False)):
-            layers.append(old.nn.Linear(i, o))
-            if k < len(sizes) - 2:
-                layers.append(old.nn.ReLU())
-        return old.nn.Sequential(*layers)
-
-    def make_loop(sizes, batch_size):
-        model, loss_fn = model_of(sizes), old.nn.CrossEntropyLoss()
-        optimizer = old.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
-
-        def epoch(X, y, rng):
-            for idx in _batches(len(X), batch_size, rng):
-                loss = loss_fn(model(old.Tensor(X[idx])), old.Tensor(y[idx]))
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-
-        return epoch
-
-    def make_fit(sizes, batch_size):
-        model, loss_fn = model_of(sizes), old.nn.CrossEntropyLoss()
-        optimizer = old.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
-
-        def epoch(X, y, rng):
-            old.fit(model, X, y, loss=loss_fn, optimizer=optimizer, epochs=1, batch_size=batch_size,
-                    shuffle=True, progress=False)
-
-        return epoch
-
-    IMPLEMENTATIONS[f"deltaprop {ref} loop"] = make_loop
-    IMPLEMENTATIONS[f"deltaprop {ref} fit"] = make_fit
+    IMPLEMENTATIONS[f"deltaprop {ref} loop"] = functools.partial(make_deltaprop_loop, lib=old)
+    IMPLEMENTATIONS[f"deltaprop {ref} fit"] = functools.partial(make_deltaprop_fit, lib=old)
 
 
 # ----------------------------------------------------------------- timing
