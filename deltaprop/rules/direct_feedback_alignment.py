@@ -32,8 +32,7 @@ from deltaprop.rules.local import (
     affine_backward,
     backward_through,
     finite,
-    forward_pass,
-    loss_value,
+    forward_and_loss,
     output_delta,
 )
 
@@ -56,10 +55,7 @@ class DirectFeedbackAlignment(Rule):
             self.feedback.append(random_feedback((n_out, block.width), scale, block.weight.array))
 
     def gradients(self, model: Any, loss_fn: Any, x: Any, y: Any) -> tuple[float, Any]:
-        passes = forward_pass(self.bound(self.network), x)
-        output = passes[-1].h
-        loss = loss_fn(output, y)
-        value = loss_value(loss)
+        passes, output, loss, value = forward_and_loss(self.bound(self.network), loss_fn, x, y)
         if not finite(value):
             return value, output
         error = output_delta(passes[-1], loss)

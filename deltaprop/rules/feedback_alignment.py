@@ -34,8 +34,7 @@ from deltaprop.rules.blocks import Network
 from deltaprop.rules.local import (
     affine_backward,
     finite,
-    forward_pass,
-    loss_value,
+    forward_and_loss,
     output_delta,
     tail_backward,
 )
@@ -89,10 +88,7 @@ class FeedbackAlignment(Rule):
             self.feedback.append(random_feedback(tuple(block.weight.shape), scale, block.weight.array))
 
     def gradients(self, model: Any, loss_fn: Any, x: Any, y: Any) -> tuple[float, Any]:
-        passes = forward_pass(self.bound(self.network), x)
-        output = passes[-1].h
-        loss = loss_fn(output, y)
-        value = loss_value(loss)
+        passes, output, loss, value = forward_and_loss(self.bound(self.network), loss_fn, x, y)
         if not finite(value):
             return value, output
         delta = output_delta(passes[-1], loss)

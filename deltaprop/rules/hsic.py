@@ -41,8 +41,7 @@ from deltaprop.rules.base import Rule, check_positive
 from deltaprop.rules.local import (
     affine_backward,
     finite,
-    forward_pass,
-    loss_value,
+    forward_and_loss,
     output_delta,
     targets_as_rows,
 )
@@ -80,10 +79,7 @@ class HSICBottleneck(Rule):
         self.normalized = bool(normalized)
 
     def gradients(self, model: Any, loss_fn: Any, x: Any, y: Any) -> tuple[float, Any]:
-        passes = forward_pass(self.bound(self.network), x)
-        output = passes[-1].h
-        loss = loss_fn(output, y)
-        value = loss_value(loss)
+        passes, output, loss, value = forward_and_loss(self.bound(self.network), loss_fn, x, y)
         if not finite(value):
             return value, output
         affine_backward(passes[-1], output_delta(passes[-1], loss))

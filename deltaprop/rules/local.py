@@ -65,6 +65,15 @@ def forward_pass(network: Network, x: Any, input_grad_from: int | None = None) -
     return passes
 
 
+def forward_and_loss(network: Network, loss_fn: Any, x: Any, y: Any,
+                     input_grad_from: int | None = None) -> tuple[list[LayerPass], Tensor, Tensor, float]:
+    """(passes, output, loss, its value): the forward pass and the loss that every rule starts from."""
+    passes = forward_pass(network, x, input_grad_from)
+    output = passes[-1].h
+    loss = loss_fn(output, y)
+    return passes, output, loss, loss_value(loss)
+
+
 def tail_backward(p: LayerPass, grad_h: Any) -> Any:
     """dC/da from dC/dh through the block's tail (activation derivative, dropout mask)."""
     if p.h is p.a_leaf:

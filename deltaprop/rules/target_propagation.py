@@ -43,8 +43,7 @@ from deltaprop.rules.local import (
     affine_backward,
     backward_through,
     finite,
-    forward_pass,
-    loss_value,
+    forward_and_loss,
     output_delta,
     place_like,
 )
@@ -94,10 +93,7 @@ class DifferenceTargetPropagation(Rule):
 
     def gradients(self, model: Any, loss_fn: Any, x: Any, y: Any) -> tuple[float, Any]:
         network = self.bound(self.network)
-        passes = forward_pass(network, x, input_grad_from=len(network.blocks) - 1)
-        output = passes[-1].h
-        loss = loss_fn(output, y)
-        value = loss_value(loss)
+        passes, output, loss, value = forward_and_loss(network, loss_fn, x, y, len(network.blocks) - 1)
         if not finite(value):
             return value, output
         affine_backward(passes[-1], output_delta(passes[-1], loss))  # the output layer: the loss itself
