@@ -152,9 +152,8 @@ class FlatGroup:
         states = self.state_dicts
         for key, value in self.state.items():
             if hasattr(value, "shape"):
-                views = self.state_views.get(key)
-                if views is not None and self.state_sources.get(key) is value:
-                    continue  # already views of this array: nothing to do
+                if self.state_sources.get(key) is value:
+                    continue  # its views were cut from this very array: nothing to do
                 views = self.state_views[key] = self._views_of(value)
                 self.state_sources[key] = value
                 for state, view in zip(states, views, strict=True):

@@ -92,7 +92,6 @@ def _states_for(callbacks: list[Any], saved: list[Any]) -> list[tuple[Any, Any]]
 
     Checkpoints from before the class names were stored hold bare states, matched by position.
     """
-    stateful = [cb for cb in callbacks if hasattr(cb, "load_state_dict")]
     if not all(s is None or (isinstance(s, dict) and set(s) == {"type", "state"}) for s in saved):
         return [(cb, s) for cb, s in zip(callbacks, saved, strict=False)
                 if s is not None and hasattr(cb, "load_state_dict")]
@@ -101,9 +100,9 @@ def _states_for(callbacks: list[Any], saved: list[Any]) -> list[tuple[Any, Any]]
         if entry is not None:
             by_type.setdefault(entry["type"], []).append(entry["state"])
     pairs = []
-    for cb in stateful:
+    for cb in callbacks:
         states = by_type.get(type(cb).__name__)
-        if states:
+        if states and hasattr(cb, "load_state_dict"):
             pairs.append((cb, states.pop(0)))
     return pairs
 
